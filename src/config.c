@@ -1,0 +1,154 @@
+/*
+ * config.c - configuration defaults and validation, error messages, and the
+ * initialisation of a circuit's state and hooks.
+ */
+#include <math.h>
+
+#include "internal.h"
+
+void
+circuits_config_init(circuits_config_t *config, uint32_t num_shorts_to_trip)
+{
+	config->num_shorts_to_trip = num_shorts_to_trip;
+	config->sleep_time_after_trip = 0;
+	config->max_sleep_time = CIRCUITS_SECONDS(10);
+	config->backoff_factor = 1.0;
+	config->jitter = 0.0;
+}
+
+int
+circuits_config_validate(const circuits_config_t *config)
+{
+	if (config == NULL)
+		return CIRCUITS_E_NULL;
+	if (config->num_shorts_to_trip == 0)
+		return CIRCUITS_E_THRESHOLD;
+	if (!isfinite(config->backoff_factor))
+		return CIRCUITS_E_FACTOR_NOT_FINITE;
+	if (config->backoff_factor < 1.0)
+		return CIRCUITS_E_FACTOR_BELOW_ONE;
+	if (!isfinite(config->jitter))
+		return CIRCUITS_E_JITTER_NOT_FINITE;
+	if (config->jitter < 0.0 || config->jitter > 1.0)
+		return CIRCUITS_E_JITTER_RANGE;
+	return CIRCUITS_OK;
+}
+
+int
+circuits_ns_from_seconds(double seconds, uint64_t *ns)
+{
+	long double scaled;
+
+	if (ns == NULL)
+		return CIRCUITS_E_NULL;
+	/* The negated comparison also turns NaN away. */
+	if (!(seconds >= 0.0) || isinf(seconds))
+		return CIRCUITS_E_DURATION;
+	scaled = (long double)seconds * 1e9L + 0.5L;
+	if (!(scaled < 0x1p64L))
+		return CIRCUITS_E_DURATION;
+	*ns = (uint64_t)scaled;
+	return CIRCUITS_OK;
+}
+
+const char *
+circuits_strerror(int code)
+{
+	switch (code) {
+	case CIRCUITS_OK:
+		return "success (short counted)";
+	case CIRCUITS_TRIPPED:
+		return "this call tripped the circuit";
+	case CIRCUITS_ALREADY_BROKEN:
+		return "the circuit was already broken";
+	case CIRCUITS_E_NULL:
+		return "a required pointer argument is NULL";
+	case CIRCUITS_E_THRESHOLD:
+		return "num_shorts_to_trip must be at least 1";
+	case CIRCUITS_E_FACTOR_NOT_FINITE:
+		return "backoff_factor must be a finite number";
+	case CIRCUITS_E_FACTOR_BELOW_ONE:
+		return "backoff_factor must be at least 1.0";
+	case CIRCUITS_E_JITTER_NOT_FINITE:
+		return "jitter must be a finite number";
+	case CIRCUITS_E_JITTER_RANGE:
+		return "jitter must be between 0 and 1";
+	case CIRCUITS_E_DURATION:
+		return "duration must be a finite number of seconds from 0 "
+		       "to 2^64-1 ns";
+	case CIRCUITS_E_EXISTS:
+		return "a shared circuit of that name already exists";
+	case CIRCUITS_E_NOT_FOUND:
+		return "no shared circuit of that name exists";
+	case CIRCUITS_E_TOO_SMALL:
+		return "the shared segment is too small to hold a circuit";
+	case CIRCUITS_E_BAD_MAGIC:
+		return "the shared segment does not hold a circuit";
+	case CIRCUITS_E_BAD_VERSION:
+		return "the shared segment has another layout version";
+	case CIRCUITS_E_BAD_CHECKSUM:
+		return "the shared segment's header checksum does not match";
+	case CIRCUITS_E_BAD_CONFIG:
+		return "the shared segment holds an invalid configuration";
+	case CIRCUITS_E_NOT_READY:
+		return "the shared circuit is still being created";
+	case CIRCUITS_E_WRONG_KIND:
+		return "the shared segment holds the other kind of circuit";
+	case CIRCUITS_E_SYSTEM:
+		return "a system call failed (see errno)";
+	case CIRCUITS_E_NAME:
+		return "shared-memory names are '/' followed by 1 to 250 "
+		       "characters other than '/'";
+	case CIRCUITS_E_ALIGNMENT:
+		return "the shared segment is not 64-byte aligned";
+	default:
+		return "unknown circuits error";
+	}
+}
+
+void
+circuits__state_init(struct circuits_state *state,
+		     const circuits_config_t *config, uint32_t kind)
+{
+	uint64_t n = config->num_shorts_to_trip;
+
+	*state = (struct circuits_state){0};
+	state->threshold = n;
+	state->base = config->sleep_time_after_trip;
+	state->max_sleep = config->max_sleep_time;
+	state->ceiling = state->max_sleep > state->base ? state->max_sleep
+							: state->base;
+	state->factor = config->backoff_factor;
+	state->jitter = config->jitter;
+	state->kind = kind;
+	/* A breaking circuit's count is stored offset so that its N-th short
+	 * carries into the broken bit (state.h). */
+	state->reset_count =
+		kind == CIRCUITS__KIND_BREAKING
+			? (CIRCUITS__COUNT_MASK + 1) - n
+			: 0;
+	state->word = state->reset_count;
+	state->seq_floor = 0;
+}
+
+void
+circuits__state_config(const struct circuits_state *state,
+		       circuits_config_t *config)
+{
+	config->num_shorts_to_trip = (uint32_t)state->threshold;
+	config->sleep_time_after_trip = state->base;
+	config->max_sleep_time = state->max_sleep;
+	config->backoff_factor = state->factor;
+	config->jitter = state->jitter;
+}
+
+void
+circuits__hooks_init(struct circuits_hooks *hooks)
+{
+	hooks->sleep = circuits__default_sleep;
+	hooks->sleep_arg = NULL;
+	hooks->random = circuits__default_random;
+	hooks->random_arg = NULL;
+	hooks->on_trip = NULL;
+	hooks->on_trip_arg = NULL;
+}
