@@ -337,6 +337,11 @@ START_TEST(crash_survival)
 		acknowledged += area->acknowledged[w];
 	actual = circuits_circuit_total_trips(&circuit) * N +
 		 circuits_circuit_times_shorted(&circuit);
+	fprintf(stderr,
+		"crash_survival: %ld kills, %llu of them in flight, %llu shorts "
+		"acknowledged, %llu counted\n",
+		kills, (unsigned long long)killed_in_flight,
+		(unsigned long long)acknowledged, (unsigned long long)actual);
 	ck_assert_msg(actual >= acknowledged &&
 			      actual <= acknowledged + killed_in_flight,
 		      "circuit saw %llu shorts, workers acknowledged %llu, "
