@@ -21,7 +21,7 @@ word_broken(uint64_t word)
  * back to 0 long before it could carry into the broken bit.  Changes no
  * logical value.  Retries only when another operation changed the word.
  */
-static void
+CIRCUITS__COLD static void
 trim_broken_count(struct circuits_state *state)
 {
 	uint64_t word = circuits__load_acquire(&state->word);
@@ -33,8 +33,21 @@ trim_broken_count(struct circuits_state *state)
 		;
 }
 
+/* The rare end of a short: this short's addition carried, so it broke the
+ * circuit.  A break leaves the backoff level as it is. */
+CIRCUITS__COLD static int
+short_broke(circuits_breaking_t *breaker, uint64_t old_word, bool custom,
+	    uint64_t custom_ns, uint64_t *owed_ns)
+{
+	struct circuits__trip trip = {circuits__word_level(old_word), custom,
+				      custom_ns};
+
+	*owed_ns = circuits__won_trip(&breaker->hooks, breaker->state, &trip);
+	return CIRCUITS_TRIPPED;
+}
+
 static inline int
-breaking_short(circuits_breaking_t *breaker, struct circuits__trip *trip,
+breaking_short(circuits_breaking_t *breaker, bool custom, uint64_t custom_ns,
 	       uint64_t *owed_ns)
 {
 	struct circuits_state *state = breaker->state;
@@ -56,18 +69,16 @@ breaking_short(circuits_breaking_t *breaker, struct circuits__trip *trip,
 	if (CIRCUITS__LIKELY(circuits__word_count(old_word) !=
 			     CIRCUITS__COUNT_MASK))
 		return CIRCUITS_COUNTED;
-	/* Our addition carried: we broke it.  A break leaves the level. */
-	trip->level_before = circuits__word_level(old_word);
-	*owed_ns = circuits__won_trip(&breaker->hooks, state, trip);
-	return CIRCUITS_TRIPPED;
+	return short_broke(breaker, old_word, custom, custom_ns, owed_ns);
 }
 
 static int
-breaking_trip(circuits_breaking_t *breaker, struct circuits__trip *trip,
+breaking_trip(circuits_breaking_t *breaker, bool custom, uint64_t custom_ns,
 	      uint64_t *owed_ns)
 {
 	struct circuits_state *state = breaker->state;
 	uint64_t word = circuits__load_acquire(&state->word);
+	struct circuits__trip trip = {0, custom, custom_ns};
 
 	*owed_ns = 0;
 	do {
@@ -79,8 +90,8 @@ breaking_trip(circuits_breaking_t *breaker, struct circuits__trip *trip,
 		&state->word, &word,
 		circuits__word_make(0, circuits__word_seq(word) + 1,
 				    circuits__word_level(word))));
-	trip->level_before = circuits__word_level(word);
-	*owed_ns = circuits__won_trip(&breaker->hooks, state, trip);
+	trip.level_before = circuits__word_level(word);
+	*owed_ns = circuits__won_trip(&breaker->hooks, state, &trip);
 	return CIRCUITS_TRIPPED;
 }
 
@@ -89,10 +100,9 @@ static inline int
 run(circuits_breaking_t *breaker, bool is_trip, bool custom,
     uint64_t sleep_ns, uint64_t *owed_ns, bool blocking)
 {
-	struct circuits__trip trip = {0, custom, sleep_ns};
 	uint64_t owed;
-	int rc = is_trip ? breaking_trip(breaker, &trip, &owed)
-			 : breaking_short(breaker, &trip, &owed);
+	int rc = is_trip ? breaking_trip(breaker, custom, sleep_ns, &owed)
+			 : breaking_short(breaker, custom, sleep_ns, &owed);
 
 	return circuits__deliver(&breaker->hooks, rc, owed, owed_ns, blocking);
 }

@@ -28,11 +28,12 @@ fold_pending(struct circuits_state *state)
 	}
 }
 
-static int
+CIRCUITS__COLD static int
 short_slow(circuits_circuit_t *circuit, uint64_t old_word, uint64_t count,
-	   struct circuits__trip *trip, uint64_t *owed_ns)
+	   bool custom, uint64_t custom_ns, uint64_t *owed_ns)
 {
 	struct circuits_state *state = circuit->state;
+	struct circuits__trip trip = {0, custom, custom_ns};
 
 	fold_pending(state);
 	if (count % state->threshold != 0) {
@@ -42,14 +43,14 @@ short_slow(circuits_circuit_t *circuit, uint64_t old_word, uint64_t count,
 	}
 	/* Our short is trip number count / N in the old word's window; the
 	 * ones before it were pending when we added. */
-	trip->level_before = circuits__level_add(
+	trip.level_before = circuits__level_add(
 		circuits__word_level(old_word), count / state->threshold - 1);
-	*owed_ns = circuits__won_trip(&circuit->hooks, state, trip);
+	*owed_ns = circuits__won_trip(&circuit->hooks, state, &trip);
 	return CIRCUITS_TRIPPED;
 }
 
 static inline int
-circuit_short(circuits_circuit_t *circuit, struct circuits__trip *trip,
+circuit_short(circuits_circuit_t *circuit, bool custom, uint64_t custom_ns,
 	      uint64_t *owed_ns)
 {
 	struct circuits_state *state = circuit->state;
@@ -66,28 +67,30 @@ circuit_short(circuits_circuit_t *circuit, struct circuits__trip *trip,
 		*owed_ns = 0;
 		return CIRCUITS_COUNTED;
 	}
-	return short_slow(circuit, old_word, count, trip, owed_ns);
+	return short_slow(circuit, old_word, count, custom, custom_ns,
+			  owed_ns);
 }
 
 static int
-circuit_trip(circuits_circuit_t *circuit, struct circuits__trip *trip,
+circuit_trip(circuits_circuit_t *circuit, bool custom, uint64_t custom_ns,
 	     uint64_t *owed_ns)
 {
 	struct circuits_state *state = circuit->state;
 	uint64_t word = circuits__load_acquire(&state->word);
+	struct circuits__trip trip = {0, custom, custom_ns};
 	struct circuits__view view;
 
 	/* Retries only when another operation changed the word; the
 	 * successful compare-and-swap is the linearization point. */
 	do {
 		circuits__circuit_view(state, word, &view);
-		trip->level_before = view.level;
+		trip.level_before = view.level;
 		view.count = 0;
 		view.seq = (view.seq + 1) & CIRCUITS__SEQ_MASK;
 		view.level = circuits__level_add(view.level, 1);
 	} while (!circuits__cas_acq_rel(&state->word, &word,
 					circuits__circuit_word(&view)));
-	*owed_ns = circuits__won_trip(&circuit->hooks, state, trip);
+	*owed_ns = circuits__won_trip(&circuit->hooks, state, &trip);
 	return CIRCUITS_TRIPPED;
 }
 
@@ -114,10 +117,9 @@ static inline int
 run(circuits_circuit_t *circuit, bool is_trip, bool custom, uint64_t sleep_ns,
     uint64_t *owed_ns, bool blocking)
 {
-	struct circuits__trip trip = {0, custom, sleep_ns};
 	uint64_t owed;
-	int rc = is_trip ? circuit_trip(circuit, &trip, &owed)
-			 : circuit_short(circuit, &trip, &owed);
+	int rc = is_trip ? circuit_trip(circuit, custom, sleep_ns, &owed)
+			 : circuit_short(circuit, custom, sleep_ns, &owed);
 
 	return circuits__deliver(&circuit->hooks, rc, owed, owed_ns, blocking);
 }

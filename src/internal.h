@@ -10,6 +10,9 @@
 
 #define CIRCUITS__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CIRCUITS__UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* Keeps a rare path out of line so that the fast path it leaves needs no
+ * stack frame. */
+#define CIRCUITS__COLD __attribute__((noinline, cold))
 
 /* Arithmetic (backoff.c): pure functions, no state. */
 
