@@ -57,7 +57,8 @@ circuits__read(struct circuits_state *state, struct circuits__reading *reading)
 			before + ((seq - before) & CIRCUITS__SEQ_MASK);
 		/* Keep the lag far from its bound even if every caller that
 		 * should have raised the floor was killed. */
-		if (reading->seq_full - after >= CIRCUITS__FLOOR_HELP_LAG)
+		if (reading->seq_full > after &&
+		    reading->seq_full - after >= CIRCUITS__FLOOR_HELP_LAG)
 			circuits__raise_floor(state, reading->seq_full);
 		return;
 	}
