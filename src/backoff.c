@@ -7,7 +7,10 @@
  *   - base 0 returns 0 before any multiplication (0 * inf would be NaN);
  *   - factor^level may overflow to +inf: inf is not below the ceiling, so the
  *     ceiling is returned;
- *   - a value below the limit rounds to at most the limit.
+ *   - a value below the limit rounds to at most the limit;
+ *   - rounding is roundl(), half away from zero.  Adding 0.5 and truncating
+ *     is wrong from 2^63 on, where the long double ulp is 1: the sum is a
+ *     tie that rounds to even, so every odd result came out 1 ns too high.
  * fuzz/fuzz_arith.c checks both against exact integer arithmetic.
  */
 #include <math.h>
@@ -25,7 +28,7 @@ circuits__backoff(uint64_t base, double factor, uint64_t ceiling,
 	sleep = (long double)base * powl((long double)factor, (long double)level);
 	if (!(sleep < (long double)ceiling))
 		return ceiling;
-	return (uint64_t)(sleep + 0.5L);
+	return (uint64_t)roundl(sleep);
 }
 
 uint64_t
@@ -44,5 +47,5 @@ circuits__jitter(uint64_t planned, double jitter, uint64_t random_bits,
 		return cap;
 	if (sleep < 0.0L) /* rounding of 1 - jitter when jitter is 1 */
 		return 0;
-	return (uint64_t)(sleep + 0.5L);
+	return (uint64_t)roundl(sleep);
 }
