@@ -194,9 +194,13 @@ backoff_sleeper(uint64_t ns, void *arg)
 				  memory_order_relaxed);
 }
 
-/* The BreakingCircuit's trip listener: it runs once, in the process whose
- * call broke the circuit, before any worker can have seen the break finish
- * its exit, so the latency measured from here covers the whole shutdown. */
+/*
+ * The BreakingCircuit's trip listener: it runs once, in the process whose
+ * call broke the circuit, right after the break took effect.  Other workers
+ * may see the break a few microseconds before this timestamp is taken, so
+ * the shutdown latency measured from it can be short by that much (a worker
+ * that exited before it counts as 0 ms).
+ */
 static void
 on_break(const circuits_trip_event_t *event, void *arg)
 {
@@ -488,9 +492,9 @@ usage(FILE *out)
 "  -u, --url URL           call this service instead; starts no nginx and\n"
 "                          causes no outage: the run ends at --duration or\n"
 "                          when your service goes away\n"
-"  -r, --rate R            nginx: requests per second let through (default 20)\n"
+"  -r, --rate R            nginx: requests/s let through (default 20)\n"
 "  -b, --burst B           nginx: burst above the rate (default 10)\n"
-"  -a, --retry-after S     nginx: Retry-After on /retry, 0 for none (default 1)\n"
+"  -a, --retry-after S     nginx: Retry-After on /retry, 0: none (default 1)\n"
 "  -i, --interval MS       pause between a thread's requests (default 10)\n"
 "  -q, --quiet             no status line per second\n"
 "  -h, --help              this text\n"
@@ -725,7 +729,7 @@ struct run {
 	bool own_nginx;
 	char url[2048];
 	uint64_t start_ns;
-	uint64_t outage_ns; /* when nginx was stopped; 0: not (yet) */
+	uint64_t outage_ns; /* when nginx was told to stop; 0: not (yet) */
 	bool parent_tripped;
 	const char *parent_reason;
 	struct worker_proc procs[MAX_WORKERS];
@@ -772,8 +776,8 @@ supervise(struct run *run)
 		if (broke_at != 0 && !announced_break) {
 			announced_break = true;
 			if (!run->parent_tripped)
-				printf("%5.1fs  BreakingCircuit broke (pid %d); "
-				       "every worker is stopping\n",
+				printf("%5.1fs  BreakingCircuit broke "
+				       "(pid %d); every worker is stopping\n",
 				       (double)(broke_at - run->start_ns) / 1e9,
 				       atomic_load(&stats->break_pid));
 		}
@@ -783,10 +787,14 @@ supervise(struct run *run)
 			parent_trip(run, "interrupted");
 		if (run->own_nginx && run->outage_ns == 0 && now >= outage_at &&
 		    broke_at == 0) {
-			demo_nginx_stop(&run->nginx);
+			/* The outage starts with the stop signal: nginx may
+			 * refuse connections before it has finished exiting,
+			 * so a break can come before demo_nginx_stop()
+			 * returns. */
 			run->outage_ns = now_ns();
+			demo_nginx_stop(&run->nginx);
 			printf("%5.1fs  outage: nginx stopped\n",
-			       elapsed_s(run));
+			       (double)(run->outage_ns - run->start_ns) / 1e9);
 		}
 		if (now >= deadline)
 			parent_trip(run, "time limit reached");
@@ -888,6 +896,9 @@ summarize(struct run *run)
 	       (unsigned long long)all.trips,
 	       (unsigned long long)all.retry_after,
 	       (unsigned long long)all.sleeps, (double)all.slept_ns / 1e9);
+	printf("  (trips: Circuit trips won by the process; retry-after: of "
+	       "those, how many slept\n   the server's Retry-After; exit ms: "
+	       "when its last thread finished, after the break)\n");
 
 	printf("\nCircuit: %llu trips in total, next backoff %.0f ms\n",
 	       (unsigned long long)circuit_trips,
@@ -1005,7 +1016,8 @@ main(int argc, char **argv)
 		run.own_nginx = true;
 		snprintf(run.url, sizeof(run.url), "http://127.0.0.1:%u",
 			 run.nginx.port);
-		printf("nginx on %s (pid %d): %u requests/s, burst %u, then 429",
+		printf("nginx on %s (pid %d): %u requests/s, burst %u, "
+		       "then 429",
 		       run.url, (int)run.nginx.pid, run.opt.rate,
 		       run.opt.burst);
 		if (run.opt.retry_after > 0)

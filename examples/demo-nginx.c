@@ -95,6 +95,7 @@ port_accepts(unsigned port)
 struct nginx_build {
 	bool proxy, fastcgi, uwsgi, scgi;
 	bool limit_req, empty_gif;
+	bool error_log_option; /* -e, new in nginx 1.19.5 */
 };
 
 static int
@@ -129,6 +130,16 @@ probe_build(struct nginx_build *build)
 		strstr(text, "--without-http_limit_req_module") == NULL;
 	build->empty_gif =
 		strstr(text, "--without-http_empty_gif_module") == NULL;
+	{
+		const char *v = strstr(text, "nginx/");
+		unsigned major = 0, minor = 0, patch = 0;
+
+		if (v != NULL)
+			sscanf(v, "nginx/%u.%u.%u", &major, &minor, &patch);
+		build->error_log_option =
+			major > 1 || (major == 1 && minor > 19) ||
+			(major == 1 && minor == 19 && patch >= 5);
+	}
 	free(text);
 	return 0;
 }
@@ -198,7 +209,7 @@ write_config(const struct demo_nginx *nginx, const struct nginx_build *build,
 /* In the child: becomes nginx.  Only async-signal-safe calls until exec. */
 static void
 exec_nginx(const struct demo_nginx *nginx, const char *conf,
-	   const char *errlog, int out_fd)
+	   const char *errlog, int out_fd, bool error_log_option)
 {
 	int null_fd = open("/dev/null", O_RDONLY);
 
@@ -211,8 +222,15 @@ exec_nginx(const struct demo_nginx *nginx, const char *conf,
 		dup2(out_fd, STDOUT_FILENO);
 		dup2(out_fd, STDERR_FILENO);
 	}
-	execl(DEMO_NGINX_BINARY, "nginx", "-p", nginx->dir, "-c", conf, "-e",
-	      errlog, "-g", "daemon off;", (char *)NULL);
+	/* -e sends the log of the first moments, before nginx has read the
+	 * configuration, to our directory too; older nginx lack it and write
+	 * those lines to the compiled-in log (Debian's: stderr). */
+	if (error_log_option)
+		execl(DEMO_NGINX_BINARY, "nginx", "-p", nginx->dir, "-c", conf,
+		      "-e", errlog, "-g", "daemon off;", (char *)NULL);
+	else
+		execl(DEMO_NGINX_BINARY, "nginx", "-p", nginx->dir, "-c", conf,
+		      "-g", "daemon off;", (char *)NULL);
 	_exit(127);
 }
 
@@ -262,7 +280,8 @@ remove_entry(const char *path, const struct stat *st, int flag,
 /* One try on one port: 0 when nginx accepts connections, 1 when it exited
  * because the port was taken, -1 on any other failure. */
 static int
-start_once(struct demo_nginx *nginx, char *err, size_t err_size)
+start_once(struct demo_nginx *nginx, const struct nginx_build *build,
+	   char *err, size_t err_size)
 {
 	char conf[PATH_MAX + 32], errlog[PATH_MAX + 32], out[PATH_MAX + 32];
 	int out_fd, status;
@@ -271,6 +290,7 @@ start_once(struct demo_nginx *nginx, char *err, size_t err_size)
 	snprintf(conf, sizeof(conf), "%s/nginx.conf", nginx->dir);
 	snprintf(errlog, sizeof(errlog), "%s/error.log", nginx->dir);
 	snprintf(out, sizeof(out), "%s/stderr.log", nginx->dir);
+	unlink(errlog); /* a failed try's log would only repeat itself */
 	out_fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	pid = fork();
 	if (pid < 0) {
@@ -280,7 +300,8 @@ start_once(struct demo_nginx *nginx, char *err, size_t err_size)
 		return -1;
 	}
 	if (pid == 0)
-		exec_nginx(nginx, conf, errlog, out_fd);
+		exec_nginx(nginx, conf, errlog, out_fd,
+			   build->error_log_option);
 	/* Also from this side, so that a kill() of the group right away
 	 * cannot miss a child that has not run setpgid() yet. */
 	setpgid(pid, pid);
@@ -357,7 +378,7 @@ demo_nginx_start(struct demo_nginx *nginx,
 				 nginx->dir);
 			break;
 		}
-		rc = start_once(nginx, err, err_size);
+		rc = start_once(nginx, &build, err, err_size);
 		if (rc != 1)
 			break;
 	}

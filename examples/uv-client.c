@@ -167,8 +167,8 @@ on_reply(uv_timer_t *timer)
 		/* The breaker's base sleep is 0, so nothing is ever owed. */
 		circuits_breaking_short_nb(&c->breaker, NULL);
 		if (circuits_breaking_broken(&c->breaker)) {
-			printf("%5.2fs  BreakingCircuit broke after %lu refused "
-			       "requests: closing the loop\n",
+			printf("%5.2fs  BreakingCircuit broke after %lu "
+			       "refused requests: closing the loop\n",
 			       since_start(c), c->refused);
 			finish(c);
 		} else {
