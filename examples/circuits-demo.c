@@ -289,10 +289,11 @@ on_throttled(CURL *curl, struct slot *slot)
 {
 	uint64_t custom;
 	bool honour = retry_after_ns(curl, &custom);
-	int rc = honour ? circuits_circuit_short_custom(&circuit, custom)
-			: circuits_circuit_short(&circuit);
+	int rc;
 
-	count(&slot->throttled);
+	count(&slot->throttled); /* before a sleep, for the status line */
+	rc = honour ? circuits_circuit_short_custom(&circuit, custom)
+		    : circuits_circuit_short(&circuit);
 	if (rc == CIRCUITS_TRIPPED) {
 		count(&slot->trips);
 		if (honour)
