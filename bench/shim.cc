@@ -1,0 +1,122 @@
+// shim.cc - registers the C cases (cases.c, baselines.c) with Google
+// Benchmark.  The only C++ in the project; nothing of it reaches the library.
+//
+// Each case is registered twice, tight and with think time ("+think"), each
+// at 1, 2, 4 and 8 threads on one shared object.  Times are wall-clock
+// (UseRealTime): with T threads Google Benchmark reports the wall time of
+// the run divided by the operations of all threads, i.e. the inverse of the
+// aggregate throughput, which is what the ratios compare.
+//
+// The operations run in C, in batches of kBatch inside one call, so the
+// harness costs one call per batch, not per operation.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "bench.h"
+
+#ifndef BENCH_BUILD_INFO
+#define BENCH_BUILD_INFO "unknown"
+#endif
+
+namespace {
+
+constexpr uint64_t kBatch = 1000;
+
+// The think period aimed at, in nanoseconds.
+constexpr double kThinkNs = 100.0;
+
+void
+run_case(benchmark::State &state, const bench_case *c, bool think)
+{
+	const int thread = state.thread_index();
+
+	// Thread 0 builds the objects before the loop; the others wait at the
+	// barrier inside the first KeepRunningBatch() until it is done, and
+	// thread 0 passes the barrier at the end of the loop only after every
+	// thread finished, so its teardown sees the final state.
+	if (thread == 0 && bench_setup(c, state.threads()) != 0) {
+		std::fprintf(stderr, "%s: setup failed\n", c->name);
+		std::abort();
+	}
+	while (state.KeepRunningBatch(kBatch))
+		c->body(&bench_the_run, thread, kBatch, think);
+	if (thread == 0 && bench_teardown(c) != 0) {
+		std::fprintf(stderr, "%s: the run broke its invariant\n",
+			     c->name);
+		std::abort();
+	}
+	state.SetItemsProcessed(state.iterations());
+}
+
+void
+register_cases(const bench_case *cases, size_t count)
+{
+	for (size_t k = 0; k < count; k++) {
+		for (bool think : {false, true}) {
+			std::string name = cases[k].name;
+
+			if (think)
+				name += "+think";
+			benchmark::RegisterBenchmark(name.c_str(), run_case,
+						     &cases[k], think)
+				->Threads(1)
+				->Threads(2)
+				->Threads(4)
+				->Threads(8)
+				->UseRealTime();
+		}
+	}
+}
+
+// Appends to *list, comma-separated, the names of the cases whose flags
+// include `flag` (all of them when flag is 0).  report.py reads these lists
+// from the JSON's context.
+void
+list_cases(const bench_case *cases, size_t count, unsigned flag,
+	   std::string *list)
+{
+	for (size_t k = 0; k < count; k++) {
+		if (flag != 0 && (cases[k].flags & flag) == 0)
+			continue;
+		if (!list->empty())
+			*list += ",";
+		*list += cases[k].name;
+	}
+}
+
+} // namespace
+
+int
+main(int argc, char **argv)
+{
+	double think_ns = 0.0;
+
+	benchmark::Initialize(&argc, argv);
+	if (benchmark::ReportUnrecognizedArguments(argc, argv))
+		return 1;
+
+	bench_the_run.think_steps = bench_think_calibrate(kThinkNs, &think_ns);
+	benchmark::AddCustomContext("think_steps",
+				    std::to_string(bench_the_run.think_steps));
+	benchmark::AddCustomContext("think_ns", std::to_string(think_ns));
+	benchmark::AddCustomContext("circuits_build", BENCH_BUILD_INFO);
+
+	std::string plotted, baselines;
+	list_cases(bench_library_cases, bench_library_case_count, BENCH_PLOT,
+		   &plotted);
+	list_cases(bench_baseline_cases, bench_baseline_case_count, BENCH_PLOT,
+		   &plotted);
+	list_cases(bench_baseline_cases, bench_baseline_case_count, 0,
+		   &baselines);
+	benchmark::AddCustomContext("plotted_cases", plotted);
+	benchmark::AddCustomContext("baseline_cases", baselines);
+
+	register_cases(bench_library_cases, bench_library_case_count);
+	register_cases(bench_baseline_cases, bench_baseline_case_count);
+	benchmark::RunSpecifiedBenchmarks();
+	benchmark::Shutdown();
+	return 0;
+}
