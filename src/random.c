@@ -8,10 +8,11 @@
  * the state's address and a process-wide counter when the kernel has none.
  *
  * After fork() the child's threads must not replay the parent's sequence.  A
- * pthread_atfork() child handler bumps a process-wide generation; a thread
- * whose seeded generation differs reseeds before its next draw.  The
- * generation is read relaxed: fork() itself orders the handler's write before
- * anything the child runs.
+ * pthread_atfork() child handler, registered by a constructor when the
+ * library is loaded (so no call ever waits on a once-lock), bumps a
+ * process-wide generation; a thread whose seeded generation differs reseeds
+ * before its next draw.  The generation is read relaxed: fork() itself orders
+ * the handler's write before anything the child runs.
  *
  * Draws happen only on the path of a trip winner whose sleep has jitter.
  */
@@ -30,7 +31,6 @@ struct circuits__rng {
 static _Thread_local struct circuits__rng thread_rng;
 static uint64_t fork_generation = 1;
 static uint64_t seed_counter;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void
 on_fork_child(void)
@@ -38,7 +38,7 @@ on_fork_child(void)
 	circuits__faa_acq_rel(&fork_generation, 1);
 }
 
-static void
+__attribute__((constructor)) static void
 register_atfork(void)
 {
 	(void)pthread_atfork(NULL, NULL, on_fork_child);
@@ -77,7 +77,6 @@ circuits__default_random(void *arg)
 	uint64_t generation;
 
 	(void)arg;
-	pthread_once(&atfork_once, register_atfork);
 	generation = circuits__load_relaxed(&fork_generation);
 	if (CIRCUITS__UNLIKELY(rng->generation != generation))
 		seed(rng, generation);
