@@ -110,6 +110,19 @@ start_barrier_destroy(struct start_barrier *start)
 				     #got, got_, want_);                      \
 	} while (0)
 
+/* 1 when this test program is built with ThreadSanitizer (gcc says so with
+ * __SANITIZE_THREAD__, clang through __has_feature). */
+#if defined(__SANITIZE_THREAD__)
+#define TEST_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_UNDER_TSAN 1
+#endif
+#endif
+#ifndef TEST_UNDER_TSAN
+#define TEST_UNDER_TSAN 0
+#endif
+
 /* CLOCK_MONOTONIC now, in ns. */
 static inline uint64_t
 test_clock_ns(void)

@@ -220,8 +220,13 @@ START_TEST(C7_signals_neither_cut_nor_restart_a_sleep)
 	seen = alarms;
 	setitimer(ITIMER_REAL, &stop, NULL);
 	ck_assert_int_eq(rc, CIRCUITS_TRIPPED);
-	/* The signals really came during the sleep. */
-	ck_assert_int_ge(seen, 10);
+	/*
+	 * The signals really came during the sleep.  ThreadSanitizer runs
+	 * a handler only at its next interception point and keeps one
+	 * pending signal per number, so there the handler runs about once;
+	 * the kernel still interrupts the sleep at every signal.
+	 */
+	ck_assert_int_ge(seen, TEST_UNDER_TSAN ? 1 : 10);
 	ck_assert_msg(elapsed >= CIRCUITS_MILLISECONDS(300) &&
 			      elapsed <= CIRCUITS_MILLISECONDS(360),
 		      "short() took %.1f ms", (double)elapsed / 1e6);
