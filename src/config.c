@@ -34,18 +34,34 @@ circuits_config_validate(const circuits_config_t *config)
 	return CIRCUITS_OK;
 }
 
+/*
+ * Exact: seconds = m * 2^e with m an integer below 2^53, so seconds * 10^9 =
+ * (m * 10^9) * 2^e, and m * 10^9 < 2^83 fits 128 bits.  (Rounding a long
+ * double product and adding 0.5 was off by one from 2^63 ns on, where the
+ * sum is a tie that rounds to even, and near halves below it.)
+ */
 int
 circuits_ns_from_seconds(double seconds, uint64_t *ns)
 {
-	long double scaled;
+	unsigned __int128 scaled;
+	int exponent;
+	double mantissa;
 
 	if (ns == NULL)
 		return CIRCUITS_E_NULL;
 	/* The negated comparison also turns NaN away. */
 	if (!(seconds >= 0.0) || isinf(seconds))
 		return CIRCUITS_E_DURATION;
-	scaled = (long double)seconds * 1e9L + 0.5L;
-	if (!(scaled < 0x1p64L))
+	mantissa = frexp(seconds, &exponent); /* [0.5, 1) * 2^exponent */
+	scaled = (unsigned __int128)(uint64_t)ldexp(mantissa, 53) *
+		 CIRCUITS_NSEC_PER_SEC;
+	exponent -= 53;
+	/* e >= 0 means seconds >= 2^52: far beyond 2^64 ns. */
+	if (exponent >= 0)
+		return CIRCUITS_E_DURATION;
+	/* Divide by 2^-e, rounding halves up; below 2^-128 it is 0. */
+	scaled = -exponent > 128 ? 0 : ((scaled >> (-exponent - 1)) + 1) >> 1;
+	if (scaled > UINT64_MAX)
 		return CIRCUITS_E_DURATION;
 	*ns = (uint64_t)scaled;
 	return CIRCUITS_OK;
