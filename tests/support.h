@@ -10,6 +10,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -62,21 +63,39 @@ fixed_random(void *arg)
 	return *(const uint64_t *)arg;
 }
 
-/* Threads wait here until all have arrived, so they start together. */
+/*
+ * Threads wait here until all have arrived, so they start together.  A
+ * pthread barrier alone wakes its sleepers one by one, tens of microseconds
+ * apart, long enough for the first thread to finish a short run alone; so
+ * after it each thread also spins (yielding) until every thread has left
+ * the barrier.  Reusable: "arrived" counts passes over all uses, and a
+ * thread cannot start the next use before every thread is done spinning on
+ * this one, since the barrier holds it until all arrive again.
+ */
 struct start_barrier {
 	pthread_barrier_t barrier;
+	unsigned threads;
+	uint64_t arrived; /* atomic */
 };
 
 static inline void
 start_barrier_init(struct start_barrier *start, unsigned threads)
 {
 	pthread_barrier_init(&start->barrier, NULL, threads);
+	start->threads = threads;
+	start->arrived = 0;
 }
 
 static inline void
 start_barrier_wait(struct start_barrier *start)
 {
+	uint64_t ticket, all_out;
+
 	pthread_barrier_wait(&start->barrier);
+	ticket = __atomic_fetch_add(&start->arrived, 1, __ATOMIC_ACQ_REL);
+	all_out = (ticket / start->threads + 1) * start->threads;
+	while (__atomic_load_n(&start->arrived, __ATOMIC_ACQUIRE) < all_out)
+		sched_yield();
 }
 
 static inline void

@@ -425,6 +425,12 @@ START_TEST(ns_from_seconds_converts_and_rounds)
 		{1.0000000006, UINT64_C(1000000001)},
 		{60.0, UINT64_C(60000000000)},
 		{18446744073.0, UINT64_C(18446744073000000000)},
+		/* Binary fractions, exact in a double: the true product is
+		 * known to the last bit, so the rounding must be exact. */
+		{0x1p-11, UINT64_C(488281)},	/* 488281.25 */
+		{0x1p-12, UINT64_C(244141)},	/* 244140.625 */
+		{0x1p34, UINT64_C(17179869184000000000)}, /* above 2^63 */
+		{0x1p34 + 0x1p-18, UINT64_C(17179869184000003815)},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -437,6 +443,20 @@ START_TEST(ns_from_seconds_converts_and_rounds)
 			      cases[i].seconds, (unsigned long long)ns,
 			      (unsigned long long)cases[i].ns);
 	}
+}
+END_TEST
+
+/* A product exactly halfway between two nanoseconds goes to one of them
+ * (which one the contract leaves open), never elsewhere. */
+START_TEST(ns_from_seconds_halves)
+{
+	uint64_t ns = 0;
+
+	/* 2^-10 s = 976562.5 ns; 3 * 2^-10 s = 2929687.5 ns. */
+	ck_assert_int_eq(circuits_ns_from_seconds(0x1p-10, &ns), CIRCUITS_OK);
+	ck_assert(ns == 976562 || ns == 976563);
+	ck_assert_int_eq(circuits_ns_from_seconds(0x3p-10, &ns), CIRCUITS_OK);
+	ck_assert(ns == 2929687 || ns == 2929688);
 }
 END_TEST
 
@@ -501,6 +521,7 @@ config_suite(void)
 	tcase_add_test(tc, strerror_unknown_codes);
 	tcase_add_test(tc, config_messages_name_the_field);
 	tcase_add_test(tc, ns_from_seconds_converts_and_rounds);
+	tcase_add_test(tc, ns_from_seconds_halves);
 	tcase_add_test(tc, ns_from_seconds_limit);
 	tcase_add_test(tc, ns_from_seconds_rejects);
 	suite_add_tcase(suite, tc);
