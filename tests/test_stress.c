@@ -95,6 +95,14 @@ count_sleep(uint64_t ns, void *arg)
 	__atomic_fetch_add(&s->total, ns, __ATOMIC_RELAXED);
 }
 
+/* Counts listener calls from any thread. */
+static void
+count_listener(const circuits_trip_event_t *event, void *arg)
+{
+	(void)event;
+	__atomic_fetch_add((uint64_t *)arg, 1, __ATOMIC_RELAXED);
+}
+
 static int
 compare_u64(const void *a, const void *b)
 {
@@ -108,6 +116,7 @@ compare_u64(const void *a, const void *b)
 struct shorts_run {
 	circuits_circuit_t circuit;
 	struct counting_sleeper sleeper;
+	uint64_t heard; /* listener calls */
 	uint64_t n;
 	long per_thread;
 	uint64_t tripped[WORKERS];
@@ -173,9 +182,9 @@ shorts_reader(struct team *team, int t)
 /*
  * For N = 1, 3, 7 and 64: 4 threads x scaled(400000) shorts (with N = 1
  * that is 1.6 million trips, far past the 16-bit sequence in the state
- * word, while a reader polls).  Exact totals, exactly one sleeper per blocking
- * trip, and a reader that never sees the count at N or the totals move
- * backwards.
+ * word, while a reader polls).  Exact totals, exactly one sleeper per
+ * blocking trip, one listener call per trip, and a reader that never sees
+ * the count at N or the totals move backwards.
  */
 START_TEST(shorts_give_exact_trips)
 {
@@ -192,6 +201,7 @@ START_TEST(shorts_give_exact_trips)
 	config.backoff_factor = 2.0;
 	ck_assert_int_eq(circuits_circuit_init(&run.circuit, &config), 0);
 	circuits_circuit_set_sleeper(&run.circuit, count_sleep, &run.sleeper);
+	circuits_circuit_set_listener(&run.circuit, count_listener, &run.heard);
 	run_team(shorts_worker, shorts_reader, &run);
 
 	for (int t = 0; t < WORKERS; t++) {
@@ -207,6 +217,7 @@ START_TEST(shorts_give_exact_trips)
 	ck_assert_uint_eq(circuits_circuit_times_shorted(&run.circuit),
 			  total % run.n);
 	ck_assert_uint_eq(run.sleeper.calls, blocking_trips);
+	ck_assert_uint_eq(run.heard, tripped);
 	ck_assert_uint_gt(run.polls, 0);
 	ck_assert_uint_eq(run.over_threshold, 0);
 	ck_assert_uint_eq(run.went_back, 0);
@@ -481,6 +492,7 @@ END_TEST
 
 struct mixed_run {
 	circuits_breaking_t breaker;
+	uint64_t heard; /* listener calls */
 	long per_thread;
 	uint64_t owed[WORKERS][4096];
 	int breaks[WORKERS];
@@ -545,9 +557,10 @@ mixed_reader(struct team *team, int t)
 
 /*
  * Shorts, trips, resets and broken() polls from 4 threads on one breaker
- * (N = 7) with a reader.  Exact afterwards: one TRIPPED per break, one
- * true reset per level step, total_trips - true resets == broken, and the
- * breaks' owed sleeps are those of levels 0 .. breaks-1, each once.
+ * (N = 7) with a reader.  Exact afterwards: one TRIPPED and one listener
+ * call per break, one true reset per level step, total_trips - true
+ * resets == broken, and the breaks' owed sleeps are those of levels 0 ..
+ * breaks-1, each once.
  */
 START_TEST(breaking_mixed_operations)
 {
@@ -566,6 +579,8 @@ START_TEST(breaking_mixed_operations)
 	config.backoff_factor = 1.001;
 	ck_assert_int_eq(circuits_breaking_init(&run.breaker, &config), 0);
 	ck_assert_int_eq(circuits_breaking_init(&twin, &config), 0);
+	circuits_breaking_set_listener(&run.breaker, count_listener,
+				       &run.heard);
 	run_team(mixed_worker, mixed_reader, &run);
 
 	for (int t = 0; t < WORKERS; t++) {
@@ -577,6 +592,7 @@ START_TEST(breaking_mixed_operations)
 	circuits_breaking_snapshot(&run.breaker, &snap);
 	ck_assert_uint_lt(snap.backoff_level, CIRCUITS_MAX_BACKOFF_LEVEL);
 	ck_assert_uint_eq(snap.total_trips, breaks);
+	ck_assert_uint_eq(run.heard, breaks);
 	ck_assert_uint_eq(snap.backoff_level, resets);
 	ck_assert_uint_eq(breaks - resets, snap.broken);
 	ck_assert_uint_gt(breaks, 10);
