@@ -357,8 +357,12 @@ START_TEST(total_trips_past_16_bits)
 }
 END_TEST
 
-/* Circuits side by side in an array do not share a hot cache line, and the
- * handle is cache-line aligned and sized, as the header promises. */
+/*
+ * Circuits side by side in an array do not share a hot cache line: the
+ * handle is cache-line aligned and sized, the state a handle uses starts a
+ * line, and the read-only configuration starts the next one, so that
+ * reading it never contends with the operations' writes.
+ */
 START_TEST(handles_own_their_cache_lines)
 {
 	static circuits_circuit_t array[3];
@@ -380,6 +384,9 @@ START_TEST(handles_own_their_cache_lines)
 		ck_assert_uint_eq((uintptr_t)barray[i].state %
 					  CIRCUITS_CACHE_LINE,
 				  0);
+		ck_assert_uint_eq((uintptr_t)&array[i].state->threshold -
+					  (uintptr_t)array[i].state,
+				  CIRCUITS_CACHE_LINE);
 	}
 	/* Separate circuits are independent. */
 	circuits_circuit_short(&array[0]);
