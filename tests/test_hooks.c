@@ -43,10 +43,13 @@ expect_same_state(const struct any_circuit *a, const struct any_circuit *b)
 	ck_assert_int_eq(x.broken, y.broken);
 }
 
+/* run_op()'s result for the operations that have no outcome. */
+#define NO_OUTCOME (-100)
+
 /*
  * One operation chosen by a number in [0, 10): short, custom short, trip,
  * custom trip, and (rarely) reset or reset_backoff.  Returns the outcome,
- * or -100 for the operations that have none.
+ * or NO_OUTCOME.
  */
 static int
 run_op(struct any_circuit *c, uint64_t op, uint64_t custom_ns,
@@ -64,12 +67,12 @@ run_op(struct any_circuit *c, uint64_t op, uint64_t custom_ns,
 	case 7: case 8:
 		if (c->breaking) {
 			circuits_breaking_reset(&c->u.breaker);
-			return -100;
+			return NO_OUTCOME;
 		}
 		return any_short(c, false, 0, mode, owed);
 	default:
 		any_reset_backoff(c);
-		return -100;
+		return NO_OUTCOME;
 	}
 }
 
@@ -121,7 +124,7 @@ START_TEST(blocking_is_non_blocking_plus_sleep)
 			} else {
 				ck_assert_uint_eq(fake_sleep_count(&sleeper),
 						  slept);
-				if (a != -100)
+				if (a != NO_OUTCOME)
 					ck_assert_uint_eq(owed, 0);
 			}
 			expect_same_state(&blocking, &nb);

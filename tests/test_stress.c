@@ -372,9 +372,8 @@ struct rounds_run {
 	/* Per round and phase, added to atomically. */
 	uint64_t outcomes[3];
 	uint64_t reset_true;
-	uint64_t wrong; /* rounds where a phase's counts were off */
-	uint64_t owed[2]; /* the winners' owed sleeps this round */
-	uint64_t break_owed[2 * 2000];
+	uint64_t wrong; /* phases whose counts were off */
+	uint64_t break_owed[2 * 2000]; /* each break's owed sleep */
 };
 
 static void
@@ -428,7 +427,7 @@ rounds_worker(struct team *team, int t)
 			if (rc == CIRCUITS_TRIPPED)
 				run->break_owed[2 * r] = owed;
 		}
-		phase_end(run, t, 4, 1, 7, 0);
+		phase_end(run, t, 4, 1, 3 * WORKERS - 5, 0);
 		tally(run, circuits_breaking_trip_nb(b, NULL));
 		phase_end(run, t, 0, 0, WORKERS, 0);
 		__atomic_fetch_add(&run->reset_true,
