@@ -13,6 +13,17 @@ ns/op is Google Benchmark's real time: the wall time of a run divided by the
 operations of all its threads, i.e. the inverse of the aggregate
 throughput.  A ratio below 1 is faster than the baseline.
 
+Clean repetitions.  On a shared machine another process sometimes takes a
+core in the middle of a repetition; two threads that take turns on one core
+do not contend, so such a repetition reports too little contention (and too
+much time for one thread).  circuits-bench counts the involuntary context
+switches of its threads during each run ("preempted").  Where a case has at
+most as many threads as the machine has cores, a repetition is clean when
+its threads were preempted at most once each on average, and the statistics
+use its clean repetitions only (the "clean" column says how many there
+were; with none, all are used and the row is marked "!").  With more threads
+than cores, preemption is the point, and every repetition counts.
+
 Only ratios measured in the same run mean anything on a shared machine; the
 absolute numbers move with whatever else the host runs.  Standard library
 only.
@@ -53,41 +64,61 @@ TARGETS = [
 ]
 
 
-def load_runs(path):
-    """Returns (context, runs, order): runs maps (case, think, threads) to a
-    list of (real_ns, cpu_ns), one per repetition; order lists the cases in
-    the order the binary registered them."""
-    with open(path) as f:
-        doc = json.load(f)
-    runs, families = {}, {}
-    for b in doc.get("benchmarks", []):
-        if b.get("run_type", "iteration") != "iteration" or "error_occurred" in b:
-            continue
-        name = b.get("run_name", b["name"]).split("/")[0]
-        think = name.endswith("+think")
-        case = name[: -len("+think")] if think else name
-        scale = UNIT_NS[b.get("time_unit", "ns")]
-        key = (case, think, int(b.get("threads", 1)))
-        runs.setdefault(key, []).append(
-            (b["real_time"] * scale, b["cpu_time"] * scale))
-        families.setdefault(case, b.get("family_index", len(families)))
-    # Repetitions ran interleaved; list cases in registration order.
-    order = sorted(families, key=lambda c: families[c])
-    return doc.get("context", {}), runs, order
+class Report:
+    """The repetitions of one JSON file, by (case, think, threads)."""
 
+    def __init__(self, path):
+        with open(path) as f:
+            doc = json.load(f)
+        self.ctx = doc.get("context", {})
+        self.cores = int(self.ctx.get("num_cpus") or os.cpu_count() or 1)
+        self.samples = {}
+        families = {}
+        for b in doc.get("benchmarks", []):
+            if (b.get("run_type", "iteration") != "iteration"
+                    or "error_occurred" in b):
+                continue
+            name = b.get("run_name", b["name"]).split("/")[0]
+            think = name.endswith("+think")
+            case = name[: -len("+think")] if think else name
+            scale = UNIT_NS[b.get("time_unit", "ns")]
+            key = (case, think, int(b.get("threads", 1)))
+            self.samples.setdefault(key, []).append({
+                "real": b["real_time"] * scale,
+                "cpu": b["cpu_time"] * scale,
+                "preempted": b.get("preempted", 0.0),
+            })
+            families.setdefault(case, b.get("family_index", len(families)))
+        # Repetitions ran interleaved; list cases in registration order.
+        self.order = sorted(families, key=lambda c: families[c])
+        self.threads = sorted({k[2] for k in self.samples})
+        self.reps = max((len(v) for v in self.samples.values()), default=0)
 
-def median_ns(runs, case, think, threads):
-    samples = runs.get((case, think, threads))
-    if not samples:
-        return None
-    return statistics.median(real for real, _ in samples)
+    def used(self, case, think, threads):
+        """(times in ns of the repetitions the statistics use, number of
+        clean repetitions or None when every repetition counts)."""
+        samples = self.samples.get((case, think, threads), [])
+        if threads > self.cores:
+            return [s["real"] for s in samples], None
+        clean = [s["real"] for s in samples if s["preempted"] <= threads]
+        return (clean or [s["real"] for s in samples]), len(clean)
 
+    def median(self, case, think, threads):
+        times, _ = self.used(case, think, threads)
+        return statistics.median(times) if times else None
 
-def min_ns(runs, case, think, threads):
-    samples = runs.get((case, think, threads))
-    if not samples:
-        return None
-    return min(real for real, _ in samples)
+    def fastest(self, case, think, threads):
+        times, _ = self.used(case, think, threads)
+        return min(times) if times else None
+
+    def cores_busy(self, case, think, threads):
+        """Median over clean repetitions of CPU time / wall time: how many
+        cores the threads kept busy (2 when two threads ran throughout)."""
+        samples = self.samples.get((case, think, threads), [])
+        clean = [s for s in samples if s["preempted"] <= threads] or samples
+        if not clean:
+            return None
+        return statistics.median(s["cpu"] / s["real"] for s in clean)
 
 
 def cpu_model():
@@ -115,10 +146,11 @@ def fmt_ratio(value):
     return "-" if value is None else "%.2f" % value
 
 
-def print_machine(ctx, runs, out):
-    print("Machine: %s, %d cores (os.cpu_count), %s MHz reported"
-          % (cpu_model(), os.cpu_count() or 0, ctx.get("mhz_per_cpu", "?")),
-          file=out)
+def print_machine(r, out):
+    ctx = r.ctx
+    print("Machine: %s, %d cores (/proc/cpuinfo, os.cpu_count), %s MHz"
+          " reported" % (cpu_model(), os.cpu_count() or 0,
+                         ctx.get("mhz_per_cpu", "?")), file=out)
     print("Run:     %s on %s, load average at start %s"
           % (ctx.get("date", "?"), ctx.get("host_name", "?"),
              ", ".join("%.2f" % v for v in ctx.get("load_avg", []))),
@@ -126,35 +158,31 @@ def print_machine(ctx, runs, out):
     print("Build:   %s; Google Benchmark library built as %s"
           % (ctx.get("circuits_build", "?"),
              ctx.get("library_build_type", "?")), file=out)
-    reps = max((len(v) for v in runs.values()), default=0)
     think_ns = ctx.get("think_ns")
     print("Method:  %d repetitions per case, interleaved; think time %s ns"
           " (%s dependent multiply-adds)"
-          % (reps, "%.0f" % float(think_ns) if think_ns else "?",
+          % (r.reps, "%.0f" % float(think_ns) if think_ns else "?",
              ctx.get("think_steps", "?")), file=out)
-    # With two threads each on its own core, the CPU time of both threads
-    # is twice the wall time.  Less means the host gave them less than two
-    # cores (other load), and the 2-thread contention figures understate
-    # contention.
-    samples = runs.get((FLOOR, False, 2))
-    if samples:
-        cores = statistics.median(cpu / real for real, cpu in samples)
-        note = "" if cores >= 1.8 else (
-            "  <- under 2: other load shared the cores; 2-thread figures"
-            " measured less contention than a quiet machine would")
-        print("Cores:   the 2-thread runs kept %.2f cores busy%s"
-              % (cores, note), file=out)
+    # Two threads each on its own core keep two cores busy; less in clean
+    # repetitions means the host ran the two vCPUs on less than two
+    # physical cores' worth of time.
+    busy = r.cores_busy(FLOOR, False, 2)
+    if busy is not None:
+        print("Cores:   per_thread_faa at 2 threads kept %.2f cores busy"
+              " (clean repetitions)%s" % (
+                  busy, "" if busy >= 1.8 else
+                  "  <- under 2: the 2-thread figures understate contention"),
+              file=out)
     print(file=out)
 
 
-def print_targets(runs, out):
-    print("Targets (tight loop; ratio of medians, and of the fastest"
-          " repetitions)", file=out)
+def print_targets(r, out):
+    print("Targets (tight loop, clean repetitions; ratio of medians, and of"
+          " the fastest repetitions)", file=out)
     for text, case, base, threads, kind, limit in TARGETS:
-        med = (median_ns(runs, case, False, threads),
-               median_ns(runs, base, False, threads))
-        best = (min_ns(runs, case, False, threads),
-                min_ns(runs, base, False, threads))
+        med = (r.median(case, False, threads), r.median(base, False, threads))
+        best = (r.fastest(case, False, threads),
+                r.fastest(base, False, threads))
         if None in med or None in best:
             print("  %-52s not measured" % text, file=out)
             continue
@@ -164,36 +192,40 @@ def print_targets(runs, out):
         else:
             ratio, ratio_best = med[1] / med[0], best[1] / best[0]
             met = ratio >= limit
-        print("  %-52s %5.2fx (fastest %5.2fx)  %s"
-              % (text, ratio, ratio_best, "met" if met else "MISSED"),
-              file=out)
+        clean = [r.used(c, False, threads)[1] for c in (case, base)]
+        print("  %-52s %5.2fx (fastest %5.2fx)  %-6s  clean %s/%s, %s/%s"
+              % (text, ratio, ratio_best, "met" if met else "MISSED",
+                 clean[0], r.reps, clean[1], r.reps), file=out)
     print(file=out)
 
 
-def print_table(runs, order, think, out):
-    threads_all = sorted({t for (_, th, t) in runs if th == think})
-    title = ("With ~100 ns of dependent work between operations"
+def print_table(r, think, out):
+    title = ("With about 100 ns of dependent work between operations"
              if think else "Tight loop")
-    print("%s: ns per operation (aggregate over threads), min / median /"
-          " max; x = median ratio" % title, file=out)
-    header = "  %-22s %3s %8s %8s %8s %7s %7s" % (
-        "case", "thr", "min", "median", "max", "xFAA", "xmutex")
+    print("%s: ns per operation (aggregate over threads); min / median /"
+          " max over the clean repetitions; x = median ratio" % title,
+          file=out)
+    header = "  %-22s %3s %5s %8s %8s %8s %7s %7s" % (
+        "case", "thr", "clean", "min", "median", "max", "xFAA", "xmutex")
     print(header, file=out)
     print("  " + "-" * (len(header) - 2), file=out)
-    for case in order:
-        for threads in threads_all:
-            samples = runs.get((case, think, threads))
-            if not samples:
+    for case in r.order:
+        first = True
+        for threads in r.threads:
+            times, clean = r.used(case, think, threads)
+            if not times:
                 continue
-            reals = [real for real, _ in samples]
-            med = statistics.median(reals)
-            faa = median_ns(runs, FAA, think, threads)
-            mutex = median_ns(runs, MUTEX, think, threads)
-            print("  %-22s %3d %8s %8s %8s %7s %7s" % (
-                case if threads == threads_all[0] else "", threads,
-                fmt_ns(min(reals)), fmt_ns(med), fmt_ns(max(reals)),
+            med = statistics.median(times)
+            faa = r.median(FAA, think, threads)
+            mutex = r.median(MUTEX, think, threads)
+            print("  %-22s %3d %5s %8s %8s %8s %7s %7s" % (
+                case if first else "", threads,
+                "all" if clean is None else ("%d!" % clean if clean == 0
+                                             else str(clean)),
+                fmt_ns(min(times)), fmt_ns(med), fmt_ns(max(times)),
                 fmt_ratio(med / faa if faa else None),
                 fmt_ratio(med / mutex if mutex else None)), file=out)
+            first = False
     print(file=out)
 
 
@@ -213,59 +245,62 @@ def line_style(case, k):
     return "lw %d lc rgb '%s'%s" % (width, colour, dash)
 
 
-def plot(runs, ctx, order, path):
+def plot(r, path):
     """Draws ns/op against threads for the plotted cases, tight and with
     think time side by side, with gnuplot."""
     gnuplot = shutil.which("gnuplot")
     if gnuplot is None:
         print("gnuplot not found; no plot drawn", file=sys.stderr)
         return False
-    plotted = [c for c in ctx.get("plotted_cases", "").split(",") if c]
-    plotted = [c for c in (plotted or order)
-               if any(k[0] == c for k in runs)]
+    plotted = [c for c in r.ctx.get("plotted_cases", "").split(",") if c]
+    plotted = [c for c in (plotted or r.order)
+               if any(k[0] == c for k in r.samples)]
     svg = path.endswith(".svg")
+    think_ns = r.ctx.get("think_ns")
+    script = [
+        ("set terminal svg size 1400,640 dynamic font 'DejaVu Sans,13'"
+         if svg else
+         "set terminal pngcairo size 1400,640 font 'DejaVu Sans,11'"),
+        "set output '%s'" % path,
+        "set multiplot layout 1,2 title \"circuits: ns per operation"
+        " against threads (aggregate over threads; lower is better;"
+        " bars: min-max of clean repetitions)\\n%s, %s cores, %s\"" % (
+            cpu_model(), os.cpu_count() or "?",
+            r.ctx.get("date", "")[:16].replace("T", " ")),
+        "set logscale xy 2",
+        "set xtics (1, 2, 4, 8)",
+        "set xrange [0.8:10]",
+        "set xlabel 'threads (2 cores: 4 and 8 oversubscribe)'",
+        "set ylabel 'ns per operation'",
+        "set grid",
+        "set key outside bottom center horizontal maxrows 2 spacing 1.2",
+        "set bmargin 8",
+        "set format y '%g'",
+    ]
+    variants = [t for t in (False, True)
+                if any(k[1] == t for k in r.samples)]
+    script[2] = script[2].replace(
+        "set multiplot layout 1,2", "set multiplot layout 1,%d" % len(variants))
     with tempfile.TemporaryDirectory() as tmp:
-        blocks = []
-        for think in (False, True):
-            for case in plotted:
-                data = os.path.join(tmp, "%s-%d.dat" % (case, think))
-                with open(data, "w") as f:
-                    for threads in sorted({k[2] for k in runs
-                                           if k[0] == case and k[1] == think}):
-                        reals = [r for r, _ in runs[(case, think, threads)]]
-                        f.write("%d %g %g %g\n" % (
-                            threads, statistics.median(reals),
-                            min(reals), max(reals)))
-                blocks.append((think, case, data))
-        script = [
-            ("set terminal svg size 1400,620 dynamic font 'DejaVu Sans,13'"
-             if svg else
-             "set terminal pngcairo size 1400,620 font 'DejaVu Sans,11'"),
-            "set output '%s'" % path,
-            "set multiplot layout 1,2 title \"circuits: ns per operation"
-            " against threads (aggregate; lower is better; bars: min-max"
-            " of repetitions)\\n%s, %s cores, %s\"" % (
-                cpu_model(), os.cpu_count() or "?",
-                ctx.get("date", "")[:10]),
-            "set logscale xy 2",
-            "set xtics (1, 2, 4, 8)",
-            "set xrange [0.8:10]",
-            "set xlabel 'threads (2 cores: 4 and 8 oversubscribe)'",
-            "set ylabel 'ns per operation'",
-            "set grid",
-            "set key outside bottom center horizontal maxrows 2 spacing 1.2",
-            "set bmargin 8",
-            "set format y '%g'",
-        ]
-        think_ns = ctx.get("think_ns")
-        for think in (False, True):
+        for think in variants:
             script.append("set title '%s'" % (
                 "with about %s ns of think time between operations"
                 % ("%.0f" % float(think_ns) if think_ns else "100")
                 if think else "tight loop"))
             parts = []
-            for k, (th, case, data) in enumerate(
-                    b for b in blocks if b[0] == think):
+            for k, case in enumerate(plotted):
+                rows = []
+                for threads in r.threads:
+                    times, _ = r.used(case, think, threads)
+                    if times:
+                        rows.append("%d %g %g %g\n" % (
+                            threads, statistics.median(times), min(times),
+                            max(times)))
+                if not rows:
+                    continue
+                data = os.path.join(tmp, "%s-%d.dat" % (case, think))
+                with open(data, "w") as f:
+                    f.writelines(rows)
                 parts.append(
                     "'%s' using 1:2:3:4 with yerrorlines %s pt %d"
                     " title '%s'" % (data, line_style(case, k), k + 4,
@@ -274,9 +309,9 @@ def plot(runs, ctx, order, path):
         script.append("unset multiplot")
         result = subprocess.run([gnuplot], input="\n".join(script) + "\n",
                                 text=True, capture_output=True)
-        if result.returncode != 0:
-            print(result.stderr, file=sys.stderr)
-            return False
+    if result.returncode != 0:
+        print(result.stderr, file=sys.stderr)
+        return False
     return True
 
 
@@ -286,17 +321,16 @@ def main():
     parser.add_argument("--plot", help="PNG or SVG file to draw")
     args = parser.parse_args()
 
-    ctx, runs, order = load_runs(args.json)
-    if not runs:
+    r = Report(args.json)
+    if not r.samples:
         sys.exit("%s: no benchmark runs" % args.json)
     out = sys.stdout
-    print_machine(ctx, runs, out)
-    print_targets(runs, out)
-    print_table(runs, order, False, out)
-    print_table(runs, order, True, out)
-    if args.plot:
-        if plot(runs, ctx, order, args.plot):
-            print("Plot: %s" % args.plot, file=out)
+    print_machine(r, out)
+    print_targets(r, out)
+    print_table(r, False, out)
+    print_table(r, True, out)
+    if args.plot and plot(r, args.plot):
+        print("Plot: %s" % args.plot, file=out)
 
 
 if __name__ == "__main__":

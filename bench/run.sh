@@ -8,7 +8,7 @@
 # bench), configures a Release tree in build-bench/ (CIRCUITS_BENCH_BUILD
 # overrides it) and builds circuits-bench and circuits-bench-check.
 #
-# The benchmarks run with REPS repetitions (default 5) of at least MIN_TIME
+# The benchmarks run with REPS repetitions (default 10) of at least MIN_TIME
 # seconds each (default 0.05), interleaved in random order so that a burst
 # of load from elsewhere hits different cases rather than every repetition
 # of one.  Results go to bench/results/<UTC time>/ (git-ignored): bench.json
@@ -20,7 +20,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 build=${CIRCUITS_BENCH_BUILD:-$root/build-bench}
-reps=${REPS:-5}
+reps=${REPS:-10}
 min_time=${MIN_TIME:-0.05}
 
 "$root/scripts/deps.sh" build bench
@@ -57,7 +57,7 @@ echo "Console output: $out/console.txt"
 	--benchmark_min_time="$min_time" \
 	--benchmark_enable_random_interleaving=true \
 	--benchmark_out="$out/bench.json" --benchmark_out_format=json \
-	"$@" >"$out/console.txt"
+	"$@" >"$out/console.txt" 2>&1
 python3 "$here/report.py" "$out/bench.json" --plot "$out/plot.png" |
 	tee "$out/table.txt"
 ln -sfn "$stamp" "$here/results/latest"

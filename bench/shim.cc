@@ -11,6 +11,8 @@
 // harness costs one call per batch, not per operation.
 #include <benchmark/benchmark.h>
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -28,10 +30,22 @@ constexpr uint64_t kBatch = 1000;
 // The think period aimed at, in nanoseconds.
 constexpr double kThinkNs = 100.0;
 
+// Times this thread was preempted so far (involuntary context switches).
+double
+preemptions()
+{
+	struct rusage usage;
+
+	return getrusage(RUSAGE_THREAD, &usage) == 0
+		       ? static_cast<double>(usage.ru_nivcsw)
+		       : 0.0;
+}
+
 void
 run_case(benchmark::State &state, const bench_case *c, bool think)
 {
 	const int thread = state.thread_index();
+	double preempted;
 
 	// Thread 0 builds the objects before the loop; the others wait at the
 	// barrier inside the first KeepRunningBatch() until it is done, and
@@ -41,8 +55,14 @@ run_case(benchmark::State &state, const bench_case *c, bool think)
 		std::fprintf(stderr, "%s: setup failed\n", c->name);
 		std::abort();
 	}
+	// A thread that other work pushed off its core during the run did not
+	// contend for the whole run: the count (summed over the run's threads,
+	// read outside the timed loop) lets report.py tell a clean repetition
+	// from a disturbed one on a shared machine.
+	preempted = preemptions();
 	while (state.KeepRunningBatch(kBatch))
 		c->body(&bench_the_run, thread, kBatch, think);
+	state.counters["preempted"] = preemptions() - preempted;
 	if (thread == 0 && bench_teardown(c) != 0) {
 		std::fprintf(stderr, "%s: the run broke its invariant\n",
 			     c->name);

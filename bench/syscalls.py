@@ -8,8 +8,12 @@ and a large number of operations per thread (SMALL and LARGE below).  The
 program does the same setup, thread start and teardown whatever the count,
 so a system call made by the operations themselves shows up as a count that
 grows with the operations; one made once (thread start, shared-memory
-setup) does not.  Prints, per case, the total system calls of both runs and
-each system call whose count grew, with the extra calls per operation.
+setup) does not.  Prints, per case, the total system calls of both runs, each
+system call whose count changed with the operations (with the change per
+operation when it is more than pthread_join's timing noise), and the calls
+the case makes once per run beyond those of circuit_short (for example
+shm_open's for the shared-memory case, getrandom for a thread's first
+jittered trip).
 
 The control_syscall case (one getppid per operation) shows the method sees a
 per-operation system call; the mutex baseline shows what a contended mutex
@@ -17,7 +21,6 @@ costs (futex).  Standard library only; needs strace.
 """
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -26,6 +29,8 @@ import tempfile
 
 SMALL = 1000
 LARGE = 1000000
+# The case whose one-time calls (start-up, threads) every case shares.
+REFERENCE = "circuit_short"
 
 LINE = re.compile(
     r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?([a-z_0-9]+)\s*$")
@@ -59,30 +64,35 @@ def main():
     cases = subprocess.run([args.check, "--list"], capture_output=True,
                            text=True, check=True).stdout.split()
     extra_ops = (LARGE - SMALL) * args.threads
-    print("System calls under strace -f -c, %d threads, %d vs %d operations"
+    reference = strace_counts(args.check, REFERENCE, args.threads, SMALL)
+    print("System calls under strace -f -c: %d threads, %d and %d operations"
           " per thread" % (args.threads, SMALL, LARGE))
-    print("  %-24s %9s %9s  %s" % ("case", "calls@1e3", "calls@1e6",
-                                  "grew with operations (extra per op)"))
+    print("  %-22s %9s %9s  %-28s %s" % (
+        "case", "calls@1e3", "calls@1e6", "change with the operations",
+        "once per run, beyond %s" % REFERENCE))
     for case in cases:
         small = strace_counts(args.check, case, args.threads, SMALL)
         large = strace_counts(args.check, case, args.threads, LARGE)
-        grew, jitter = [], 0
-        for name in sorted(set(small) | set(large)):
-            extra = large.get(name, 0) - small.get(name, 0)
-            # A handful of calls can differ between two runs for reasons
-            # unrelated to the operations (a futex wait in pthread_join
-            # depends on timing); one call per operation adds ~2e6.
-            if extra > 100:
-                grew.append("%s +%d (%.3g/op)" % (name, extra,
-                                                  extra / extra_ops))
-            else:
-                jitter += abs(extra)
-        text = ", ".join(grew) if grew else "none"
-        if jitter:
-            text += " (other calls differ by %d in all)" % jitter
-        print("  %-24s %9d %9d  %s" % (
-            case, sum(small.values()), sum(large.values()), text))
+        print("  %-22s %9d %9d  %-28s %s" % (
+            case, sum(small.values()), sum(large.values()),
+            describe(small, large, extra_ops) or "none",
+            describe(reference, small, 0) or "none"))
 
+
+def describe(before, after, per):
+    """The calls whose counts differ between two runs, as "name +k"; with
+    per, also the difference per operation when it is more than timing
+    noise (a futex in pthread_join may or may not wait: +-1 or 2)."""
+    parts = []
+    for name in sorted(set(before) | set(after)):
+        diff = after.get(name, 0) - before.get(name, 0)
+        if diff == 0:
+            continue
+        text = "%s %+d" % (name, diff)
+        if per and abs(diff) > 2:
+            text += " (%.2g/op)" % (diff / per)
+        parts.append(text)
+    return ", ".join(parts)
 
 if __name__ == "__main__":
     main()
