@@ -103,6 +103,16 @@ count_listener(const circuits_trip_event_t *event, void *arg)
 	__atomic_fetch_add((uint64_t *)arg, 1, __ATOMIC_RELAXED);
 }
 
+/* scaled(n), but never above n: for runs whose size a limit fixes (the
+ * saturation level, an array); larger scales add rounds instead. */
+static long
+scaled_at_most(long n)
+{
+	long s = scaled(n);
+
+	return s < n ? s : n;
+}
+
 static int
 compare_u64(const void *a, const void *b)
 {
@@ -280,7 +290,7 @@ START_TEST(every_level_owed_once)
 		uint64_t k = 0;
 
 		memset(&run, 0, sizeof run);
-		run.per_thread = scaled(2000);
+		run.per_thread = scaled_at_most(2000);
 		ck_assert_int_eq(circuits_circuit_init(&run.circuit, &config),
 				 0);
 		ck_assert_int_eq(circuits_circuit_init(&twin, &config), 0);
@@ -459,9 +469,7 @@ START_TEST(one_winner_per_break_and_reset)
 	circuits_snapshot_t snap;
 
 	memset(&run, 0, sizeof run);
-	run.rounds = scaled(1000);
-	if (run.rounds > 2000)
-		run.rounds = 2000;
+	run.rounds = scaled_at_most(2000);
 	circuits_config_init(&config, 5);
 	config.sleep_time_after_trip = 1000000;
 	config.max_sleep_time = UINT64_MAX;
@@ -556,55 +564,62 @@ mixed_reader(struct team *team, int t)
 
 /*
  * Shorts, trips, resets and broken() polls from 4 threads on one breaker
- * (N = 7) with a reader.  Exact afterwards: one TRIPPED and one listener
- * call per break, one true reset per level step, total_trips - true
- * resets == broken, and the breaks' owed sleeps are those of levels 0 ..
- * breaks-1, each once.
+ * (N = 7) with a reader, in scaled(1) rounds.  Exact afterwards: one
+ * TRIPPED and one listener call per break, one true reset per level step,
+ * total_trips - true resets == broken, and the breaks' owed sleeps are
+ * those of levels 0 .. breaks-1, each once.
  */
 START_TEST(breaking_mixed_operations)
 {
 	static struct mixed_run run;
 	static circuits_breaking_t twin;
 	static uint64_t all[WORKERS * 4096];
+	long rounds = scaled(1);
 	circuits_config_t config;
-	circuits_snapshot_t snap;
-	uint64_t breaks = 0, resets = 0;
 
-	memset(&run, 0, sizeof run);
-	run.per_thread = scaled(30000);
 	circuits_config_init(&config, 7);
 	config.sleep_time_after_trip = 1000000;
 	config.max_sleep_time = UINT64_MAX;
 	config.backoff_factor = 1.001;
-	ck_assert_int_eq(circuits_breaking_init(&run.breaker, &config), 0);
-	ck_assert_int_eq(circuits_breaking_init(&twin, &config), 0);
-	circuits_breaking_set_listener(&run.breaker, count_listener,
-				       &run.heard);
-	run_team(mixed_worker, mixed_reader, &run);
+	for (long r = 0; r < rounds; r++) {
+		circuits_snapshot_t snap;
+		uint64_t breaks = 0, resets = 0;
 
-	for (int t = 0; t < WORKERS; t++) {
-		ck_assert_int_lt(run.breaks[t], 4096);
-		for (int i = 0; i < run.breaks[t]; i++)
-			all[breaks++] = run.owed[t][i];
-		resets += run.resets_true[t];
-	}
-	circuits_breaking_snapshot(&run.breaker, &snap);
-	ck_assert_uint_lt(snap.backoff_level, CIRCUITS_MAX_BACKOFF_LEVEL);
-	ck_assert_uint_eq(snap.total_trips, breaks);
-	ck_assert_uint_eq(run.heard, breaks);
-	ck_assert_uint_eq(snap.backoff_level, resets);
-	ck_assert_uint_eq(breaks - resets, snap.broken);
-	ck_assert_uint_gt(breaks, 10);
-	ck_assert_uint_gt(run.polls, 0);
-	ck_assert_uint_eq(run.inconsistent, 0);
-	ck_assert_uint_eq(run.went_back, 0);
-	qsort(all, breaks, sizeof all[0], compare_u64);
-	for (uint64_t i = 0; i < breaks; i++) {
-		uint64_t want = 0;
+		memset(&run, 0, sizeof run);
+		/* Stays below 4096 breaks a thread and below saturation. */
+		run.per_thread = scaled_at_most(30000);
+		ck_assert_int_eq(circuits_breaking_init(&run.breaker, &config),
+				 0);
+		ck_assert_int_eq(circuits_breaking_init(&twin, &config), 0);
+		circuits_breaking_set_listener(&run.breaker, count_listener,
+					       &run.heard);
+		run_team(mixed_worker, mixed_reader, &run);
 
-		circuits_breaking_trip_nb(&twin, &want);
-		circuits_breaking_reset(&twin);
-		QUIET_EQ_U64(all[i], want);
+		for (int t = 0; t < WORKERS; t++) {
+			ck_assert_int_lt(run.breaks[t], 4096);
+			for (int i = 0; i < run.breaks[t]; i++)
+				all[breaks++] = run.owed[t][i];
+			resets += run.resets_true[t];
+		}
+		circuits_breaking_snapshot(&run.breaker, &snap);
+		ck_assert_uint_lt(snap.backoff_level,
+				  CIRCUITS_MAX_BACKOFF_LEVEL);
+		ck_assert_uint_eq(snap.total_trips, breaks);
+		ck_assert_uint_eq(run.heard, breaks);
+		ck_assert_uint_eq(snap.backoff_level, resets);
+		ck_assert_uint_eq(breaks - resets, snap.broken);
+		ck_assert_uint_gt(breaks, 10);
+		ck_assert_uint_gt(run.polls, 0);
+		ck_assert_uint_eq(run.inconsistent, 0);
+		ck_assert_uint_eq(run.went_back, 0);
+		qsort(all, breaks, sizeof all[0], compare_u64);
+		for (uint64_t i = 0; i < breaks; i++) {
+			uint64_t want = 0;
+
+			circuits_breaking_trip_nb(&twin, &want);
+			circuits_breaking_reset(&twin);
+			QUIET_EQ_U64(all[i], want);
+		}
 	}
 }
 END_TEST
