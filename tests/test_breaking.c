@@ -170,6 +170,47 @@ START_TEST(shorts_while_broken_do_not_leak)
 }
 END_TEST
 
+/*
+ * White-box: the hidden count of a broken circuit is put back to 0 once it
+ * passes 2^33 (src/state.h), long before it could carry out of its 34 bits
+ * and flip the broken bit.  Reaching 2^33 by calling short() would take
+ * hours, so the word is set just below the limit by hand.  (Tests can see
+ * the word: it is the first field of the handle's public state.)
+ */
+START_TEST(hidden_count_is_trimmed_before_it_carries)
+{
+	static circuits_breaking_t breaker;
+	const uint64_t limit = UINT64_C(1) << 33;
+	uint64_t word;
+
+	make(&breaker, 4, 0, 0, 1.0);
+	circuits_breaking_trip(&breaker);
+	word = __atomic_load_n(&breaker.state->word, __ATOMIC_RELAXED);
+	ck_assert(word & CIRCUITS_BROKEN_BIT_);
+	/* Keep seq, level and the broken bit; hidden count just below 2^33. */
+	word = (word & ~((UINT64_C(1) << 34) - 1)) | (limit - 1);
+	__atomic_store_n(&breaker.state->word, word, __ATOMIC_RELAXED);
+
+	/* It saw a count below the limit: added to it, nothing trimmed. */
+	ck_assert_int_eq(circuits_breaking_short(&breaker),
+			 CIRCUITS_ALREADY_BROKEN);
+	ck_assert_uint_eq(__atomic_load_n(&breaker.state->word,
+					  __ATOMIC_RELAXED) &
+				  ((UINT64_C(1) << 34) - 1),
+			  limit);
+	/* The short that sees the limit trims the count back to 0... */
+	ck_assert_int_eq(circuits_breaking_short(&breaker),
+			 CIRCUITS_ALREADY_BROKEN);
+	ck_assert_uint_eq(__atomic_load_n(&breaker.state->word,
+					  __ATOMIC_RELAXED) &
+				  ((UINT64_C(1) << 34) - 1),
+			  0);
+	/* ...and nothing else changed: still broken, one break, level 0. */
+	expect_state(&breaker, 0, 1, 0, true);
+	ck_assert(circuits_breaking_broken(&breaker));
+}
+END_TEST
+
 /* trip() on a closed circuit breaks it at once, whatever the count, and
  * its caller sleeps current_sleep_time. */
 START_TEST(trip_breaks_at_once)
@@ -339,6 +380,7 @@ breaking_suite(void)
 	tcase_add_test(tc, largest_threshold_counts);
 	tcase_add_test(tc, broken_counts_nothing);
 	tcase_add_test(tc, shorts_while_broken_do_not_leak);
+	tcase_add_test(tc, hidden_count_is_trimmed_before_it_carries);
 	tcase_add_test(tc, trip_breaks_at_once);
 	tcase_add_test(tc, reset_closes_and_steps_once);
 	tcase_add_test(tc, reset_when_closed_zeroes_count_only);
