@@ -16,13 +16,14 @@ throughput.  A ratio below 1 is faster than the baseline.
 Clean repetitions.  On a shared machine another process sometimes takes a
 core in the middle of a repetition; two threads that take turns on one core
 do not contend, so such a repetition reports too little contention (and too
-much time for one thread).  circuits-bench counts the involuntary context
-switches of its threads during each run ("preempted").  Where a case has at
+much time for one thread).  circuits-bench records how long its threads
+waited for a CPU while runnable during each run (schedstat's run delay,
+"waited_ns"; time asleep in a futex is not included).  Where a case has at
 most as many threads as the machine has cores, a repetition is clean when
-its threads were preempted at most once each on average, and the statistics
-use its clean repetitions only (the "clean" column says how many there
-were; with none, all are used and the row is marked "!").  With more threads
-than cores, preemption is the point, and every repetition counts.
+its threads waited less than CLEAN_WAIT of the run, and the statistics use
+the clean repetitions only (the "clean" column says how many there were;
+with none, all are used and the count is marked "!").  With more threads
+than cores, waiting for a CPU is the point, and every repetition counts.
 
 Only ratios measured in the same run mean anything on a shared machine; the
 absolute numbers move with whatever else the host runs.  Standard library
@@ -40,6 +41,10 @@ import sys
 import tempfile
 
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+# A repetition is clean when its threads waited for a CPU less than this
+# fraction of the run.
+CLEAN_WAIT = 0.02
 
 FAA = "faa_shared"
 MUTEX = "mutex_circuit"
@@ -83,10 +88,15 @@ class Report:
             case = name[: -len("+think")] if think else name
             scale = UNIT_NS[b.get("time_unit", "ns")]
             key = (case, think, int(b.get("threads", 1)))
+            # real_time is the mean wall time of the threads divided by
+            # the iterations of all of them.
+            wall = b["real_time"] * scale * b["iterations"]
+            waited = b.get("waited_ns", -1.0)
             self.samples.setdefault(key, []).append({
                 "real": b["real_time"] * scale,
                 "cpu": b["cpu_time"] * scale,
-                "preempted": b.get("preempted", 0.0),
+                "waited": (waited / (key[2] * wall)
+                           if waited >= 0 and wall > 0 else 0.0),
             })
             families.setdefault(case, b.get("family_index", len(families)))
         # Repetitions ran interleaved; list cases in registration order.
@@ -100,7 +110,7 @@ class Report:
         samples = self.samples.get((case, think, threads), [])
         if threads > self.cores:
             return [s["real"] for s in samples], None
-        clean = [s["real"] for s in samples if s["preempted"] <= threads]
+        clean = [s["real"] for s in samples if s["waited"] < CLEAN_WAIT]
         return (clean or [s["real"] for s in samples]), len(clean)
 
     def median(self, case, think, threads):
@@ -115,7 +125,7 @@ class Report:
         """Median over clean repetitions of CPU time / wall time: how many
         cores the threads kept busy (2 when two threads ran throughout)."""
         samples = self.samples.get((case, think, threads), [])
-        clean = [s for s in samples if s["preempted"] <= threads] or samples
+        clean = [s for s in samples if s["waited"] < CLEAN_WAIT] or samples
         if not clean:
             return None
         return statistics.median(s["cpu"] / s["real"] for s in clean)

@@ -11,8 +11,6 @@
 // harness costs one call per batch, not per operation.
 #include <benchmark/benchmark.h>
 
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -30,22 +28,27 @@ constexpr uint64_t kBatch = 1000;
 // The think period aimed at, in nanoseconds.
 constexpr double kThinkNs = 100.0;
 
-// Times this thread was preempted so far (involuntary context switches).
+// Nanoseconds this thread has spent runnable but waiting for a CPU (the
+// second field of /proc/thread-self/schedstat), or -1 if unknown.
 double
-preemptions()
+waited_ns()
 {
-	struct rusage usage;
+	std::FILE *f = std::fopen("/proc/thread-self/schedstat", "r");
+	unsigned long long on_cpu = 0, waited = 0;
+	int fields = 0;
 
-	return getrusage(RUSAGE_THREAD, &usage) == 0
-		       ? static_cast<double>(usage.ru_nivcsw)
-		       : 0.0;
+	if (f != nullptr) {
+		fields = std::fscanf(f, "%llu %llu", &on_cpu, &waited);
+		std::fclose(f);
+	}
+	return fields == 2 ? static_cast<double>(waited) : -1.0;
 }
 
 void
 run_case(benchmark::State &state, const bench_case *c, bool think)
 {
 	const int thread = state.thread_index();
-	double preempted;
+	double before, after;
 
 	// Thread 0 builds the objects before the loop; the others wait at the
 	// barrier inside the first KeepRunningBatch() until it is done, and
@@ -55,14 +58,18 @@ run_case(benchmark::State &state, const bench_case *c, bool think)
 		std::fprintf(stderr, "%s: setup failed\n", c->name);
 		std::abort();
 	}
-	// A thread that other work pushed off its core during the run did not
-	// contend for the whole run: the count (summed over the run's threads,
-	// read outside the timed loop) lets report.py tell a clean repetition
-	// from a disturbed one on a shared machine.
-	preempted = preemptions();
+	// A thread that waited for a CPU during the run (another process had
+	// it) did not contend for the whole run.  The time it waited, read
+	// outside the timed loop and summed over the run's threads, lets
+	// report.py tell clean repetitions from disturbed ones on a shared
+	// machine.  Time asleep in a futex is not counted: it is the mutex
+	// baseline's own cost.
+	before = waited_ns();
 	while (state.KeepRunningBatch(kBatch))
 		c->body(&bench_the_run, thread, kBatch, think);
-	state.counters["preempted"] = preemptions() - preempted;
+	after = waited_ns();
+	state.counters["waited_ns"] =
+		before < 0.0 || after < 0.0 ? -1.0 : after - before;
 	if (thread == 0 && bench_teardown(c) != 0) {
 		std::fprintf(stderr, "%s: the run broke its invariant\n",
 			     c->name);
