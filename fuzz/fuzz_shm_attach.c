@@ -25,7 +25,9 @@
  *   flush   ending exactly at the guard page, aligned or not (when not, the
  *           only correct answer is CIRCUITS_E_ALIGNMENT).
  *
- * Whatever the bytes, attach must return 0 or one of its documented errors,
+ * Whatever the bytes, attach must return 0 or one of its documented errors
+ * (CIRCUITS_E_TOO_SMALL below circuits_segment_size(), CIRCUITS_E_NOT_READY
+ * while the magic is still 0, as the header says),
  * leave the handle untouched when it fails, give the same answer in every
  * aligned placement, and accept at most one kind (the other gets
  * CIRCUITS_E_WRONG_KIND).  When it succeeds, a short program of operations
@@ -586,6 +588,15 @@ check_segment(const uint8_t *bytes, size_t size)
 		rc[k] = attach(&heap_handle, kinds[k], heap, size);
 		expect(rc[k] == 0 || known_attach_error(rc[k]),
 		       "attach returned an unknown code", rc[k], 0);
+		/* What the header promises outright. */
+		if (size < circuits_segment_size())
+			expect(rc[k] == CIRCUITS_E_TOO_SMALL,
+			       "short segment not TOO_SMALL", rc[k],
+			       CIRCUITS_E_TOO_SMALL);
+		else if (memcmp(heap, "\0\0\0\0\0\0\0\0", 8) == 0)
+			expect(rc[k] == CIRCUITS_E_NOT_READY,
+			       "unpublished segment not NOT_READY", rc[k],
+			       CIRCUITS_E_NOT_READY);
 		fenced = place_fenced(bytes, size, true);
 		rc_fenced = attach(&fenced_handle, kinds[k], fenced, size);
 		expect(rc_fenced == rc[k],
