@@ -85,8 +85,7 @@ is_integer_factor(double factor)
 
 /* Exact min(base * factor^level, ceiling) for an integer factor. */
 static uint64_t
-backoff_exact(uint64_t base, uint64_t factor, uint64_t ceiling,
-	      uint32_t level)
+backoff_exact(uint64_t base, uint64_t factor, uint64_t ceiling, uint32_t level)
 {
 	u128 value = base;
 
@@ -144,17 +143,17 @@ check_backoff_level(uint64_t base, double factor, uint64_t ceiling,
 		    uint32_t level, uint64_t got, __float128 ref)
 {
 	if (got > ceiling)
-		fail("backoff above the ceiling", base, factor, ceiling,
-		     level, got, ceiling);
+		fail("backoff above the ceiling", base, factor, ceiling, level,
+		     got, ceiling);
 	if (base == 0 && got != 0)
-		fail("base 0 did not stay 0", base, factor, ceiling, level,
-		     got, 0);
+		fail("base 0 did not stay 0", base, factor, ceiling, level, got,
+		     0);
 	if (level == 0 && got != base)
 		fail("level 0 is not the base", base, factor, ceiling, level,
 		     got, base);
 	if (is_integer_factor(factor)) {
-		uint64_t want = backoff_exact(base, (uint64_t)factor, ceiling,
-					      level);
+		uint64_t want =
+		    backoff_exact(base, (uint64_t)factor, ceiling, level);
 
 		if (got != want)
 			fail("backoff differs from exact integer arithmetic",
@@ -174,12 +173,12 @@ check_backoff(uint64_t base, double factor, uint64_t ceiling, uint32_t level)
 	check_backoff_level(base, factor, ceiling, level, got,
 			    backoff_binary128(base, factor, level));
 	if (level < CIRCUITS_MAX_BACKOFF_LEVEL) {
-		uint64_t next = circuits__backoff(base, factor, ceiling,
-						  level + 1);
+		uint64_t next =
+		    circuits__backoff(base, factor, ceiling, level + 1);
 
 		if (next < got)
-			fail("backoff not monotone in the level", base,
-			     factor, ceiling, level + 1, next, got);
+			fail("backoff not monotone in the level", base, factor,
+			     ceiling, level + 1, next, got);
 	}
 }
 
@@ -192,8 +191,7 @@ sweep_backoff(uint64_t base, double factor, uint64_t ceiling)
 	uint64_t previous = 0;
 	__float128 ref = base;
 
-	for (uint32_t level = 0; level <= CIRCUITS_MAX_BACKOFF_LEVEL;
-	     level++) {
+	for (uint32_t level = 0; level <= CIRCUITS_MAX_BACKOFF_LEVEL; level++) {
 		uint64_t got = circuits__backoff(base, factor, ceiling, level);
 
 		if (got < previous)
@@ -201,13 +199,12 @@ sweep_backoff(uint64_t base, double factor, uint64_t ceiling)
 			     factor, ceiling, level, got, previous);
 		check_backoff_level(base, factor, ceiling, level, got, ref);
 		previous = got;
-		ref = ref * factor < REF_SATURATED ? ref * factor
-						   : REF_SATURATED;
+		ref =
+		    ref * factor < REF_SATURATED ? ref * factor : REF_SATURATED;
 		/* Past the ceiling every further level is the ceiling. */
 		if (got == ceiling && level > 0 && base != 0) {
 			uint64_t last = circuits__backoff(
-				base, factor, ceiling,
-				CIRCUITS_MAX_BACKOFF_LEVEL);
+			    base, factor, ceiling, CIRCUITS_MAX_BACKOFF_LEVEL);
 
 			if (last != ceiling)
 				fail("backoff left the ceiling", base, factor,
@@ -218,7 +215,8 @@ sweep_backoff(uint64_t base, double factor, uint64_t ceiling)
 	}
 }
 
-/* --- jitter: 192-bit integers ---------------------------------------------- */
+/* --- jitter: 192-bit integers ----------------------------------------------
+ */
 
 /* Little-endian 64-bit limbs. */
 struct u192 {
@@ -230,8 +228,8 @@ mul_u128_u64(u128 a, uint64_t b)
 {
 	u128 low = (u128)(uint64_t)a * b;
 	u128 high = (u128)(uint64_t)(a >> 64) * b + (uint64_t)(low >> 64);
-	struct u192 r = {{(uint64_t)low, (uint64_t)high,
-			  (uint64_t)(high >> 64)}};
+	struct u192 r = {
+	    {(uint64_t)low, (uint64_t)high, (uint64_t)(high >> 64)}};
 
 	return r;
 }
@@ -331,14 +329,14 @@ check_jitter(uint64_t planned, double jitter, uint64_t bits, uint64_t cap)
 
 	/* The drawn value: planned + planned * mantissa * d / 2^(53 - e). */
 	d = 2 * (int64_t)(bits >> 11) - (INT64_C(1) << 53);
-	product = mul_u128_u64((u128)planned * mantissa,
-			       (uint64_t)(d < 0 ? -d : d));
+	product =
+	    mul_u128_u64((u128)planned * mantissa, (uint64_t)(d < 0 ? -d : d));
 	spread = shift_right_round(&product, (unsigned)(53 - exponent));
 	value = d < 0 ? (u128)planned - spread : (u128)planned + spread;
 	want = clamp_u128(value, cap);
 	/* 1 + ceil(planned / 2^62) */
-	tolerance = 1 + (planned >> 62) +
-		    ((planned & ((UINT64_C(1) << 62) - 1)) != 0);
+	tolerance =
+	    1 + (planned >> 62) + ((planned & ((UINT64_C(1) << 62) - 1)) != 0);
 	if ((got > want ? got - want : want - got) > tolerance)
 		fail_jitter("jitter differs from the exact draw", planned,
 			    jitter, bits, cap, got,
@@ -346,7 +344,8 @@ check_jitter(uint64_t planned, double jitter, uint64_t bits, uint64_t cap)
 			    want + tolerance);
 }
 
-/* --- entry point ----------------------------------------------------------- */
+/* --- entry point -----------------------------------------------------------
+ */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -54,30 +54,30 @@
 #define MAX_BURST 8192
 
 enum opcode {
-	OP_SHORT,		/* blocking, fake sleeper */
+	OP_SHORT, /* blocking, fake sleeper */
 	OP_SHORT_CUSTOM,
 	OP_SHORT_NB,
 	OP_SHORT_CUSTOM_NB,
-	OP_SHORT_NB_NULL,	/* owed_ns == NULL */
+	OP_SHORT_NB_NULL, /* owed_ns == NULL */
 	OP_TRIP,
 	OP_TRIP_CUSTOM,
 	OP_TRIP_NB,
 	OP_TRIP_CUSTOM_NB,
 	OP_TRIP_NB_NULL,
-	OP_RESET,		/* breaking only; the circuit has none */
+	OP_RESET, /* breaking only; the circuit has none */
 	OP_RESET_BACKOFF,
-	OP_SHORT_BURST,		/* count, then that many OP_SHORT_NB */
-	OP_TRIP_BURST,		/* count, then that many OP_TRIP_NB */
+	OP_SHORT_BURST, /* count, then that many OP_SHORT_NB */
+	OP_TRIP_BURST,  /* count, then that many OP_TRIP_NB */
 	OP_TOGGLE_LISTENER,
-	OP_NS_FROM_SECONDS,	/* side program, no circuit */
+	OP_NS_FROM_SECONDS, /* side program, no circuit */
 	OP_COUNT
 };
 
 static const char *const op_names[OP_COUNT] = {
-	"short", "short_custom", "short_nb", "short_custom_nb",
-	"short_nb(NULL)", "trip", "trip_custom", "trip_nb", "trip_custom_nb",
-	"trip_nb(NULL)", "reset", "reset_backoff", "short burst",
-	"trip burst", "toggle listener", "ns_from_seconds",
+    "short",          "short_custom",  "short_nb",        "short_custom_nb",
+    "short_nb(NULL)", "trip",          "trip_custom",     "trip_nb",
+    "trip_custom_nb", "trip_nb(NULL)", "reset",           "reset_backoff",
+    "short burst",    "trip burst",    "toggle listener", "ns_from_seconds",
 };
 
 /* What the hooks saw during one operation. */
@@ -294,8 +294,8 @@ library_call(struct side *side, enum opcode op, uint64_t custom_ns,
 	case OP_SHORT_CUSTOM_NB:
 		return circuit ? circuits_circuit_short_custom_nb(c, custom_ns,
 								  owed)
-			       : circuits_breaking_short_custom_nb(
-					 b, custom_ns, owed);
+			       : circuits_breaking_short_custom_nb(b, custom_ns,
+								   owed);
 	case OP_SHORT_NB_NULL:
 		return circuit ? circuits_circuit_short_nb(c, NULL)
 			       : circuits_breaking_short_nb(b, NULL);
@@ -309,10 +309,10 @@ library_call(struct side *side, enum opcode op, uint64_t custom_ns,
 		return circuit ? circuits_circuit_trip_nb(c, owed)
 			       : circuits_breaking_trip_nb(b, owed);
 	case OP_TRIP_CUSTOM_NB:
-		return circuit ? circuits_circuit_trip_custom_nb(c, custom_ns,
-								 owed)
-			       : circuits_breaking_trip_custom_nb(b, custom_ns,
-								  owed);
+		return circuit
+			   ? circuits_circuit_trip_custom_nb(c, custom_ns, owed)
+			   : circuits_breaking_trip_custom_nb(b, custom_ns,
+							      owed);
 	case OP_TRIP_NB_NULL:
 		return circuit ? circuits_circuit_trip_nb(c, NULL)
 			       : circuits_breaking_trip_nb(b, NULL);
@@ -356,10 +356,9 @@ short_or_trip(struct side *side, struct recorder *rec, enum opcode op,
 
 	rec->sleeps = rec->draws = rec->trips_heard = 0;
 	got = library_call(side, op, custom_ns, &owed);
-	want = is_trip(op) ? model_trip(&side->model, custom, custom_ns,
-					&planned)
-			   : model_short(&side->model, custom, custom_ns,
-					 &planned);
+	want = is_trip(op)
+		   ? model_trip(&side->model, custom, custom_ns, &planned)
+		   : model_short(&side->model, custom, custom_ns, &planned);
 	expect_eq("outcome", (uint64_t)got, (uint64_t)want);
 
 	if (want == CIRCUITS_TRIPPED) {
@@ -370,8 +369,8 @@ short_or_trip(struct side *side, struct recorder *rec, enum opcode op,
 	}
 	expect_eq("random draws", rec->draws, want_draws);
 
-	if (op == OP_SHORT_NB || op == OP_SHORT_CUSTOM_NB ||
-	    op == OP_TRIP_NB || op == OP_TRIP_CUSTOM_NB)
+	if (op == OP_SHORT_NB || op == OP_SHORT_CUSTOM_NB || op == OP_TRIP_NB ||
+	    op == OP_TRIP_CUSTOM_NB)
 		expect_eq("owed_ns", owed, want_owed);
 	else
 		expect_eq("owed_ns written without being asked", owed,
@@ -527,9 +526,11 @@ check_ns_from_seconds(double seconds)
 	where.op = "ns_from_seconds";
 	where.side = "-";
 	if (rc != want_rc || ns != want) {
-		fprintf(stderr, "fuzz_diff: circuits_ns_from_seconds(%.17g = %a)"
+		fprintf(stderr,
+			"fuzz_diff: circuits_ns_from_seconds(%.17g = %a)"
 			" gave rc %d ns %" PRIu64 ", want rc %d ns %" PRIu64
-			"\n", seconds, seconds, rc, ns, want_rc, want);
+			"\n",
+			seconds, seconds, rc, ns, want_rc, want);
 		abort();
 	}
 }

@@ -91,7 +91,8 @@ expect(bool ok, const char *what, long long got, long long want)
 		fail(what, got, want);
 }
 
-/* --- placements ------------------------------------------------------------ */
+/* --- placements ------------------------------------------------------------
+ */
 
 static uint8_t *fence_area; /* MAX_SEGMENT + 64 bytes, then a guard page */
 static size_t page_size;
@@ -174,8 +175,7 @@ struct attached {
 };
 
 static int
-attach(struct attached *a, enum model_kind kind, uint8_t *segment,
-       size_t size)
+attach(struct attached *a, enum model_kind kind, uint8_t *segment, size_t size)
 {
 	static circuits_circuit_t circuit_before;
 	static circuits_breaking_t breaker_before;
@@ -186,16 +186,18 @@ attach(struct attached *a, enum model_kind kind, uint8_t *segment,
 	if (kind == MODEL_CIRCUIT) {
 		memset(&a->circuit, 0x5a, sizeof a->circuit);
 		circuit_before = a->circuit;
-		rc = circuits_circuit_attach_segment(&a->circuit, segment,
-						     size);
+		rc =
+		    circuits_circuit_attach_segment(&a->circuit, segment, size);
 		if (rc != 0) {
 			expect(memcmp(&a->circuit, &circuit_before,
 				      sizeof a->circuit) == 0,
 			       "failed attach changed the handle", rc, 0);
 			return rc;
 		}
-		circuits_circuit_set_sleeper(&a->circuit, record_sleep, &a->rec);
-		circuits_circuit_set_random(&a->circuit, record_random, &a->rec);
+		circuits_circuit_set_sleeper(&a->circuit, record_sleep,
+					     &a->rec);
+		circuits_circuit_set_random(&a->circuit, record_random,
+					    &a->rec);
 		circuits_circuit_set_listener(&a->circuit, record_trip,
 					      &a->rec);
 	} else {
@@ -254,8 +256,7 @@ read_all(struct attached *a, circuits_snapshot_t *snap,
 		circuits_breaking_snapshot(&a->breaker, snap);
 		times_shorted = circuits_breaking_times_shorted(&a->breaker);
 		total_trips = circuits_breaking_total_trips(&a->breaker);
-		sleep_time =
-			circuits_breaking_current_sleep_time(&a->breaker);
+		sleep_time = circuits_breaking_current_sleep_time(&a->breaker);
 		broken = circuits_breaking_broken(&a->breaker);
 		circuits_breaking_config(&a->breaker, config);
 	}
@@ -298,7 +299,8 @@ reachable(const struct circuits_state *state, enum model_kind kind)
 	       CIRCUITS__SEQ_SPAN / 2;
 }
 
-/* --- the program ------------------------------------------------------------ */
+/* --- the program ------------------------------------------------------------
+ */
 
 enum step_kind {
 	STEP_SHORT_NB,
@@ -345,10 +347,9 @@ run_step(struct attached *a, enum step_kind kind, uint64_t custom,
 		return circuit ? circuits_circuit_short(c)
 			       : circuits_breaking_short(b);
 	case STEP_SHORT_CUSTOM_NB:
-		return circuit ? circuits_circuit_short_custom_nb(c, custom,
-								  owed)
-			       : circuits_breaking_short_custom_nb(b, custom,
-								   owed);
+		return circuit
+			   ? circuits_circuit_short_custom_nb(c, custom, owed)
+			   : circuits_breaking_short_custom_nb(b, custom, owed);
 	case STEP_TRIP_NB:
 		return circuit ? circuits_circuit_trip_nb(c, owed)
 			       : circuits_breaking_trip_nb(b, owed);
@@ -413,8 +414,8 @@ model_step(struct model *m, enum step_kind kind, uint64_t custom,
 		break;
 	}
 	*owed = outcome == CIRCUITS_TRIPPED
-			? model_owed(m, planned, is_custom, FIXED_RANDOM)
-			: 0;
+		    ? model_owed(m, planned, is_custom, FIXED_RANDOM)
+		    : 0;
 	return outcome;
 }
 
@@ -425,16 +426,15 @@ same_config(const circuits_config_t *x, const circuits_config_t *y)
 	return x->num_shorts_to_trip == y->num_shorts_to_trip &&
 	       x->sleep_time_after_trip == y->sleep_time_after_trip &&
 	       x->max_sleep_time == y->max_sleep_time &&
-	       memcmp(&x->backoff_factor, &y->backoff_factor,
-		      sizeof(double)) == 0 &&
+	       memcmp(&x->backoff_factor, &y->backoff_factor, sizeof(double)) ==
+		   0 &&
 	       memcmp(&x->jitter, &y->jitter, sizeof(double)) == 0;
 }
 
 /* Runs the program on a freshly attached circuit; checks the invariants
  * after every step and, from a reachable state, the model's answers. */
 static void
-run_program(struct attached *a, uint64_t seed, bool strict,
-	    struct trace *trace)
+run_program(struct attached *a, uint64_t seed, bool strict, struct trace *trace)
 {
 	circuits_snapshot_t snap, want;
 	circuits_config_t config, first_config;
@@ -452,7 +452,7 @@ run_program(struct attached *a, uint64_t seed, bool strict,
 	for (int i = 0; i < PROGRAM_STEPS; i++) {
 		/* Shorts twice as likely: small thresholds then trip. */
 		enum step_kind kind =
-			(enum step_kind)((seed >> (i % 61)) % (STEP_KINDS + 2));
+		    (enum step_kind)((seed >> (i % 61)) % (STEP_KINDS + 2));
 		uint64_t custom = custom_sleep(seed, i % 32), owed, want_owed;
 		int outcome, want_outcome;
 
@@ -468,17 +468,16 @@ run_program(struct attached *a, uint64_t seed, bool strict,
 		/* Invariants that hold whatever the hot line held. */
 		if (kind <= STEP_TRIP_CUSTOM) {
 			expect(outcome == CIRCUITS_COUNTED ||
-				       outcome == CIRCUITS_TRIPPED ||
-				       (a->kind == MODEL_BREAKING &&
-					outcome == CIRCUITS_ALREADY_BROKEN),
+				   outcome == CIRCUITS_TRIPPED ||
+				   (a->kind == MODEL_BREAKING &&
+				    outcome == CIRCUITS_ALREADY_BROKEN),
 			       "bad outcome", outcome, 0);
 			expect(a->rec.trips_heard ==
-				       (outcome == CIRCUITS_TRIPPED),
+				   (outcome == CIRCUITS_TRIPPED),
 			       "listener calls", a->rec.trips_heard,
 			       outcome == CIRCUITS_TRIPPED);
-			expect(a->rec.sleeps <=
-				       (step_is_blocking(kind) &&
-					outcome == CIRCUITS_TRIPPED),
+			expect(a->rec.sleeps <= (step_is_blocking(kind) &&
+						 outcome == CIRCUITS_TRIPPED),
 			       "sleeper calls", a->rec.sleeps, 0);
 			if (outcome != CIRCUITS_TRIPPED)
 				expect(owed == 0, "owed without a trip",
@@ -499,12 +498,12 @@ run_program(struct attached *a, uint64_t seed, bool strict,
 		expect(snap.backoff_level <= CIRCUITS_MAX_BACKOFF_LEVEL,
 		       "level above the maximum", snap.backoff_level,
 		       CIRCUITS_MAX_BACKOFF_LEVEL);
-		expect(snap.current_sleep_time ==
-			       model_sleep_for_level(&m, snap.backoff_level),
-		       "current_sleep_time is not the level's backoff",
-		       (long long)snap.current_sleep_time,
-		       (long long)model_sleep_for_level(&m,
-							snap.backoff_level));
+		expect(
+		    snap.current_sleep_time ==
+			model_sleep_for_level(&m, snap.backoff_level),
+		    "current_sleep_time is not the level's backoff",
+		    (long long)snap.current_sleep_time,
+		    (long long)model_sleep_for_level(&m, snap.backoff_level));
 		if (a->kind == MODEL_CIRCUIT) {
 			expect(snap.times_shorted < config.num_shorts_to_trip,
 			       "count at or above N",
@@ -543,7 +542,8 @@ static bool
 same_trace(const struct trace *x, const struct trace *y)
 {
 	for (int i = 0; i < PROGRAM_STEPS; i++) {
-		if (x->outcome[i] != y->outcome[i] || x->owed[i] != y->owed[i] ||
+		if (x->outcome[i] != y->outcome[i] ||
+		    x->owed[i] != y->owed[i] ||
 		    x->snap[i].times_shorted != y->snap[i].times_shorted ||
 		    x->snap[i].total_trips != y->snap[i].total_trips ||
 		    x->snap[i].backoff_level != y->snap[i].backoff_level ||
@@ -553,7 +553,8 @@ same_trace(const struct trace *x, const struct trace *y)
 	return true;
 }
 
-/* --- attaching a segment every way ----------------------------------------- */
+/* --- attaching a segment every way -----------------------------------------
+ */
 
 static uint64_t
 hash_bytes(const uint8_t *bytes, size_t size)
@@ -604,9 +605,9 @@ check_segment(const uint8_t *bytes, size_t size)
 		       rc[k]);
 		if (rc[k] == 0) {
 			/* Decide before any operation changes the state. */
-			strict = reachable((const struct circuits_state *)(
-						   heap + header),
-					   kinds[k]);
+			strict = reachable(
+			    (const struct circuits_state *)(heap + header),
+			    kinds[k]);
 			run_program(&heap_handle, seed, strict, &heap_trace);
 			run_program(&fenced_handle, seed, strict,
 				    &fenced_trace);
@@ -616,8 +617,8 @@ check_segment(const uint8_t *bytes, size_t size)
 		flush = place_fenced(bytes, size, false);
 		rc_flush = attach(&flush_handle, kinds[k], flush, size);
 		expect(rc_flush == ((uintptr_t)flush % 64 != 0
-					    ? CIRCUITS_E_ALIGNMENT
-					    : rc[k]),
+					? CIRCUITS_E_ALIGNMENT
+					: rc[k]),
 		       "unaligned placement", rc_flush, CIRCUITS_E_ALIGNMENT);
 		free(heap);
 	}
@@ -632,7 +633,8 @@ check_segment(const uint8_t *bytes, size_t size)
 		       CIRCUITS_E_WRONG_KIND);
 }
 
-/* --- built segments --------------------------------------------------------- */
+/* --- built segments ---------------------------------------------------------
+ */
 
 static void
 fix_checksum(uint8_t *segment, size_t size)
@@ -641,8 +643,7 @@ fix_checksum(uint8_t *segment, size_t size)
 
 	if (size < CHECKSUM_AT + 8)
 		return;
-	hash = hash_bytes(segment + CHECKSUM_FROM,
-			  CHECKSUM_AT - CHECKSUM_FROM);
+	hash = hash_bytes(segment + CHECKSUM_FROM, CHECKSUM_AT - CHECKSUM_FROM);
 	memcpy(segment + CHECKSUM_AT, &hash, sizeof hash);
 }
 
@@ -733,8 +734,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((data[0] & 1) == 0) {
 		size_t length = size - 1;
 
-		check_segment(data + 1, length > MAX_SEGMENT ? MAX_SEGMENT
-							     : length);
+		check_segment(data + 1,
+			      length > MAX_SEGMENT ? MAX_SEGMENT : length);
 		return 0;
 	}
 	fuzz_input_init(&in, data + 1, size - 1);

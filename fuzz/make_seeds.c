@@ -146,25 +146,26 @@ arith_seeds(void)
 }
 
 /* --- fuzz_diff: threshold, base, max, factor, jitter, random mode, random
- * seed, validation, validation bits, then opcodes --------------------------- */
+ * seed, validation, validation bits, then opcodes ---------------------------
+ */
 
 enum diff_op { /* fuzz_diff.c's enum opcode, in order */
-	D_SHORT,
-	D_SHORT_CUSTOM,
-	D_SHORT_NB,
-	D_SHORT_CUSTOM_NB,
-	D_SHORT_NB_NULL,
-	D_TRIP,
-	D_TRIP_CUSTOM,
-	D_TRIP_NB,
-	D_TRIP_CUSTOM_NB,
-	D_TRIP_NB_NULL,
-	D_RESET,
-	D_RESET_BACKOFF,
-	D_SHORT_BURST,
-	D_TRIP_BURST,
-	D_TOGGLE_LISTENER,
-	D_NS_FROM_SECONDS
+	       D_SHORT,
+	       D_SHORT_CUSTOM,
+	       D_SHORT_NB,
+	       D_SHORT_CUSTOM_NB,
+	       D_SHORT_NB_NULL,
+	       D_TRIP,
+	       D_TRIP_CUSTOM,
+	       D_TRIP_NB,
+	       D_TRIP_CUSTOM_NB,
+	       D_TRIP_NB_NULL,
+	       D_RESET,
+	       D_RESET_BACKOFF,
+	       D_SHORT_BURST,
+	       D_TRIP_BURST,
+	       D_TOGGLE_LISTENER,
+	       D_NS_FROM_SECONDS
 };
 
 static void
@@ -195,24 +196,37 @@ diff_seeds(void)
 	struct seed s;
 	/* Every opcode once, custom ones with a raw duration. */
 	unsigned char mix[] = {
-		D_SHORT, D_SHORT_NB, D_SHORT_NB_NULL, D_TRIP, D_TRIP_NB,
-		D_TRIP_NB_NULL, D_RESET, D_SHORT, D_SHORT, D_SHORT,
-		D_RESET_BACKOFF, D_TOGGLE_LISTENER, D_TRIP, D_TOGGLE_LISTENER,
-		D_RESET, D_SHORT_NB, D_SHORT_NB, D_SHORT_NB, D_SHORT_NB,
+	    D_SHORT,    D_SHORT_NB,        D_SHORT_NB_NULL, D_TRIP,
+	    D_TRIP_NB,  D_TRIP_NB_NULL,    D_RESET,         D_SHORT,
+	    D_SHORT,    D_SHORT,           D_RESET_BACKOFF, D_TOGGLE_LISTENER,
+	    D_TRIP,     D_TOGGLE_LISTENER, D_RESET,         D_SHORT_NB,
+	    D_SHORT_NB, D_SHORT_NB,        D_SHORT_NB,
 	};
 	unsigned char custom[] = {
-		D_SHORT_CUSTOM, 3, D_SHORT_CUSTOM_NB, 20, D_TRIP_CUSTOM, 0,
-		D_TRIP_CUSTOM_NB, 16, D_RESET, D_SHORT_CUSTOM_NB, 1,
-		D_SHORT_CUSTOM_NB, 1, D_SHORT_CUSTOM_NB, 1,
+	    D_SHORT_CUSTOM,
+	    3,
+	    D_SHORT_CUSTOM_NB,
+	    20,
+	    D_TRIP_CUSTOM,
+	    0,
+	    D_TRIP_CUSTOM_NB,
+	    16,
+	    D_RESET,
+	    D_SHORT_CUSTOM_NB,
+	    1,
+	    D_SHORT_CUSTOM_NB,
+	    1,
+	    D_SHORT_CUSTOM_NB,
+	    1,
 	};
 	/* Burst counts are 16-bit little endian. */
-	unsigned char saturate[] = {D_TRIP_BURST, 0xff, 0x1f, D_TRIP_NB,
+	unsigned char saturate[] = {D_TRIP_BURST,    0xff,     0x1f, D_TRIP_NB,
 				    D_RESET_BACKOFF, D_TRIP_NB};
 	unsigned char shorts[] = {D_SHORT_BURST, 0xe7, 0x03, D_RESET,
 				  D_SHORT_BURST, 0x10, 0x00};
 
-	diff_config(&s, 3, CIRCUITS_SECONDS(1), CIRCUITS_SECONDS(10), 2.0,
-		    0.0, 0);
+	diff_config(&s, 3, CIRCUITS_SECONDS(1), CIRCUITS_SECONDS(10), 2.0, 0.0,
+		    0);
 	diff_ops(&s, mix, sizeof mix);
 	write_seed("fuzz_diff", &s, "n3-doubling-mix");
 
@@ -220,18 +234,17 @@ diff_seeds(void)
 	diff_ops(&s, saturate, sizeof saturate);
 	write_seed("fuzz_diff", &s, "n1-saturate-level");
 
-	diff_config(&s, 4, CIRCUITS_MILLISECONDS(100), CIRCUITS_SECONDS(5),
-		    1.5, 0.5, 0);
+	diff_config(&s, 4, CIRCUITS_MILLISECONDS(100), CIRCUITS_SECONDS(5), 1.5,
+		    0.5, 0);
 	diff_ops(&s, custom, sizeof custom);
 	write_seed("fuzz_diff", &s, "n4-jitter-custom");
 
-	diff_config(&s, 7, CIRCUITS_SECONDS(60), CIRCUITS_SECONDS(10), 3.0,
-		    1.0, 2);
+	diff_config(&s, 7, CIRCUITS_SECONDS(60), CIRCUITS_SECONDS(10), 3.0, 1.0,
+		    2);
 	diff_ops(&s, shorts, sizeof shorts);
 	write_seed("fuzz_diff", &s, "n7-base-above-max-full-jitter");
 
-	diff_config(&s, UINT32_MAX, UINT64_MAX, UINT64_MAX, 1e300,
-		    0x1p-30, 1);
+	diff_config(&s, UINT32_MAX, UINT64_MAX, UINT64_MAX, 1e300, 0x1p-30, 1);
 	diff_ops(&s, mix, sizeof mix);
 	write_seed("fuzz_diff", &s, "huge-everything");
 
@@ -241,13 +254,14 @@ diff_seeds(void)
 	put_u8(&s, 73); /* 2^33 s: results near 2^63 ns */
 	put_le(&s, UINT64_C(0x9876543210fedcba), 8);
 	put_u8(&s, D_NS_FROM_SECONDS);
-	put_u8(&s, 10); /* raw bits */
+	put_u8(&s, 10);                              /* raw bits */
 	put_le(&s, UINT64_C(0x3e112e0be826d695), 8); /* 1e-9 */
 	diff_ops(&s, mix, sizeof mix);
 	write_seed("fuzz_diff", &s, "ns-from-seconds");
 }
 
-/* --- fuzz_shm_attach -------------------------------------------------------- */
+/* --- fuzz_shm_attach --------------------------------------------------------
+ */
 
 static void
 no_sleep(uint64_t ns, void *arg)
@@ -305,19 +319,28 @@ shm_seeds(void)
 	/* Header fields (src/shm.c's struct segment_header) and the state's
 	 * own fields, each corrupted alone. */
 	size_t offsets[] = {
-		0, 8, 12, 16, 24, 32, 40, 48, 56, 64,
-		header + offsetof(struct circuits_state, word),
-		header + offsetof(struct circuits_state, word) + 4,
-		header + offsetof(struct circuits_state, word) + 7,
-		header + offsetof(struct circuits_state, seq_floor),
-		header + offsetof(struct circuits_state, threshold),
-		header + offsetof(struct circuits_state, base),
-		header + offsetof(struct circuits_state, ceiling),
-		header + offsetof(struct circuits_state, max_sleep),
-		header + offsetof(struct circuits_state, factor),
-		header + offsetof(struct circuits_state, jitter),
-		header + offsetof(struct circuits_state, reset_count),
-		header + offsetof(struct circuits_state, kind),
+	    0,
+	    8,
+	    12,
+	    16,
+	    24,
+	    32,
+	    40,
+	    48,
+	    56,
+	    64,
+	    header + offsetof(struct circuits_state, word),
+	    header + offsetof(struct circuits_state, word) + 4,
+	    header + offsetof(struct circuits_state, word) + 7,
+	    header + offsetof(struct circuits_state, seq_floor),
+	    header + offsetof(struct circuits_state, threshold),
+	    header + offsetof(struct circuits_state, base),
+	    header + offsetof(struct circuits_state, ceiling),
+	    header + offsetof(struct circuits_state, max_sleep),
+	    header + offsetof(struct circuits_state, factor),
+	    header + offsetof(struct circuits_state, jitter),
+	    header + offsetof(struct circuits_state, reset_count),
+	    header + offsetof(struct circuits_state, kind),
 	};
 	circuits_config_t config;
 	struct seed s;

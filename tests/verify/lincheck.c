@@ -41,21 +41,21 @@
 #include "lincheck.h"
 
 static const char *const kind_names[LIN_KINDS] = {
-	[LIN_SHORT] = "short_nb",
-	[LIN_SHORT_CUSTOM] = "short_custom_nb",
-	[LIN_SHORT_BLOCKING] = "short",
-	[LIN_SHORT_CUSTOM_BLOCKING] = "short_custom",
-	[LIN_TRIP] = "trip_nb",
-	[LIN_TRIP_CUSTOM] = "trip_custom_nb",
-	[LIN_TRIP_BLOCKING] = "trip",
-	[LIN_TRIP_CUSTOM_BLOCKING] = "trip_custom",
-	[LIN_RESET] = "reset",
-	[LIN_RESET_BACKOFF] = "reset_backoff",
-	[LIN_TIMES_SHORTED] = "times_shorted",
-	[LIN_TOTAL_TRIPS] = "total_trips",
-	[LIN_CURRENT_SLEEP_TIME] = "current_sleep_time",
-	[LIN_BROKEN] = "broken",
-	[LIN_SNAPSHOT] = "snapshot",
+    [LIN_SHORT] = "short_nb",
+    [LIN_SHORT_CUSTOM] = "short_custom_nb",
+    [LIN_SHORT_BLOCKING] = "short",
+    [LIN_SHORT_CUSTOM_BLOCKING] = "short_custom",
+    [LIN_TRIP] = "trip_nb",
+    [LIN_TRIP_CUSTOM] = "trip_custom_nb",
+    [LIN_TRIP_BLOCKING] = "trip",
+    [LIN_TRIP_CUSTOM_BLOCKING] = "trip_custom",
+    [LIN_RESET] = "reset",
+    [LIN_RESET_BACKOFF] = "reset_backoff",
+    [LIN_TIMES_SHORTED] = "times_shorted",
+    [LIN_TOTAL_TRIPS] = "total_trips",
+    [LIN_CURRENT_SLEEP_TIME] = "current_sleep_time",
+    [LIN_BROKEN] = "broken",
+    [LIN_SNAPSHOT] = "snapshot",
 };
 
 const char *
@@ -75,8 +75,8 @@ static bool
 is_blocking(enum lin_kind kind)
 {
 	return kind == LIN_SHORT_BLOCKING ||
-	       kind == LIN_SHORT_CUSTOM_BLOCKING ||
-	       kind == LIN_TRIP_BLOCKING || kind == LIN_TRIP_CUSTOM_BLOCKING;
+	       kind == LIN_SHORT_CUSTOM_BLOCKING || kind == LIN_TRIP_BLOCKING ||
+	       kind == LIN_TRIP_CUSTOM_BLOCKING;
 }
 
 /* A short or trip: outcome, owed sleep, sleeper and listener. */
@@ -87,8 +87,8 @@ matches_trip_result(const struct model *m, const struct lin_event *event,
 	const struct lin_result *r = &event->result;
 	bool custom = lin_is_custom(event->kind);
 	bool tripped = outcome == CIRCUITS_TRIPPED;
-	uint64_t owed = tripped ? model_owed(m, planned, custom, random_bits)
-				: 0;
+	uint64_t owed =
+	    tripped ? model_owed(m, planned, custom, random_bits) : 0;
 
 	if (r->outcome != outcome || r->owed != owed)
 		return false;
@@ -103,8 +103,7 @@ matches_trip_result(const struct model *m, const struct lin_event *event,
 }
 
 bool
-lin_apply(struct model *m, const struct lin_event *event,
-	  uint64_t random_bits)
+lin_apply(struct model *m, const struct lin_event *event, uint64_t random_bits)
 {
 	const struct lin_result *r = &event->result;
 	bool custom = lin_is_custom(event->kind);
@@ -145,7 +144,7 @@ lin_apply(struct model *m, const struct lin_event *event,
 		return r->snapshot.times_shorted == snap.times_shorted &&
 		       r->snapshot.total_trips == snap.total_trips &&
 		       r->snapshot.current_sleep_time ==
-			       snap.current_sleep_time &&
+			   snap.current_sleep_time &&
 		       r->snapshot.backoff_level == snap.backoff_level &&
 		       r->snapshot.broken == snap.broken;
 	default:
@@ -153,7 +152,8 @@ lin_apply(struct model *m, const struct lin_event *event,
 	}
 }
 
-/* --- memo of dead ends ------------------------------------------------------ */
+/* --- memo of dead ends ------------------------------------------------------
+ */
 
 #define MEMO_BITS 15
 #define MEMO_SIZE (1u << MEMO_BITS)
@@ -193,10 +193,10 @@ memo_same(const struct memo_entry *e, uint64_t placed, const struct model *m)
 static uint32_t
 memo_slot(uint64_t placed, const struct model *m)
 {
-	uint64_t h = mix64(placed ^ mix64(m->times_shorted ^
-					  mix64(m->total_trips ^
-						((uint64_t)m->level << 1 |
-						 m->broken))));
+	uint64_t h =
+	    mix64(placed ^ mix64(m->times_shorted ^
+				 mix64(m->total_trips ^
+				       ((uint64_t)m->level << 1 | m->broken))));
 
 	return (uint32_t)(h >> (64 - MEMO_BITS));
 }
@@ -227,12 +227,12 @@ memo_add(uint64_t placed, const struct model *m)
 
 		if (e->epoch != memo_epoch) {
 			*e = (struct memo_entry){
-				.epoch = memo_epoch,
-				.level = m->level,
-				.placed = placed,
-				.times_shorted = m->times_shorted,
-				.total_trips = m->total_trips,
-				.broken = m->broken,
+			    .epoch = memo_epoch,
+			    .level = m->level,
+			    .placed = placed,
+			    .times_shorted = m->times_shorted,
+			    .total_trips = m->total_trips,
+			    .broken = m->broken,
 			};
 			return;
 		}
@@ -240,7 +240,8 @@ memo_add(uint64_t placed, const struct model *m)
 	/* Neighbourhood full: forget this one; the search stays correct. */
 }
 
-/* --- the search ------------------------------------------------------------- */
+/* --- the search -------------------------------------------------------------
+ */
 
 struct search {
 	const struct lin_history *history;
@@ -283,9 +284,9 @@ lin_check(const struct lin_history *history, struct lin_stats *stats)
 {
 	struct lin_stats ignored = {0, 0};
 	struct search s = {
-		.history = history,
-		.all = (UINT64_C(1) << history->count) - 1, /* count <= 32 */
-		.stats = stats != NULL ? stats : &ignored,
+	    .history = history,
+	    .all = (UINT64_C(1) << history->count) - 1, /* count <= 32 */
+	    .stats = stats != NULL ? stats : &ignored,
 	};
 
 	if (++memo_epoch == 0) { /* wrapped: old entries would look valid */
@@ -295,7 +296,8 @@ lin_check(const struct lin_history *history, struct lin_stats *stats)
 	return extend(&s, 0, &history->initial);
 }
 
-/* --- printing ----------------------------------------------------------------- */
+/* --- printing
+ * ----------------------------------------------------------------- */
 
 static const char *
 outcome_name(int outcome)
@@ -377,7 +379,8 @@ lin_print(FILE *out, const struct lin_history *h)
 		"initial state: times_shorted %" PRIu64 ", total_trips %" PRIu64
 		", level %" PRIu32 ", broken %d\n",
 		m->times_shorted, m->total_trips, m->level, m->broken);
-	fprintf(out, "operations in call order ([call ticket, return ticket]):\n");
+	fprintf(out,
+		"operations in call order ([call ticket, return ticket]):\n");
 	/* Selection by call ticket: n is at most 32. */
 	for (int printed_count = 0; printed_count < h->count; printed_count++) {
 		int next = -1;

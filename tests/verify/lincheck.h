@@ -46,10 +46,10 @@ enum lin_kind {
 
 /* Everything one operation returned. */
 struct lin_result {
-	int outcome;	    /* short/trip outcome; reset's bool */
-	uint64_t owed;	    /* short/trip: the sleep owed (jitter applied) */
-	unsigned slept;	    /* times the sleeper was called */
-	uint64_t value;	    /* scalar reads (broken() as 0/1) */
+	int outcome;    /* short/trip outcome; reset's bool */
+	uint64_t owed;  /* short/trip: the sleep owed (jitter applied) */
+	unsigned slept; /* times the sleeper was called */
+	uint64_t value; /* scalar reads (broken() as 0/1) */
 	circuits_snapshot_t snapshot;
 	/* What the trip listener heard during this call, if anything. */
 	unsigned heard;
@@ -94,8 +94,8 @@ bool lin_apply(struct model *m, const struct lin_event *event,
 
 /* Statistics of one search, for the summaries. */
 struct lin_stats {
-	uint64_t nodes;	     /* search steps taken */
-	uint64_t memo_hits;  /* configurations skipped as already seen */
+	uint64_t nodes;     /* search steps taken */
+	uint64_t memo_hits; /* configurations skipped as already seen */
 };
 
 /* True when the history is linearizable with respect to the model.  Not

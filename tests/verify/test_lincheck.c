@@ -106,8 +106,8 @@ static bool
 kind_is_blocking(enum lin_kind kind)
 {
 	return kind == LIN_SHORT_BLOCKING ||
-	       kind == LIN_SHORT_CUSTOM_BLOCKING ||
-	       kind == LIN_TRIP_BLOCKING || kind == LIN_TRIP_CUSTOM_BLOCKING;
+	       kind == LIN_SHORT_CUSTOM_BLOCKING || kind == LIN_TRIP_BLOCKING ||
+	       kind == LIN_TRIP_CUSTOM_BLOCKING;
 }
 
 /* Copies the hooks' record into the result; a blocking call's owed sleep is
@@ -150,7 +150,8 @@ library_init(enum model_kind kind, const circuits_config_t *config,
 	lib.kind = kind;
 	lib.random_bits = random_bits;
 	if (kind == MODEL_CIRCUIT) {
-		ck_assert_int_eq(circuits_circuit_init(&lib.circuit, config), 0);
+		ck_assert_int_eq(circuits_circuit_init(&lib.circuit, config),
+				 0);
 		circuits_circuit_set_sleeper(&lib.circuit, record_sleep, NULL);
 		circuits_circuit_set_random(&lib.circuit, fixed_random,
 					    &lib.random_bits);
@@ -176,8 +177,8 @@ library_run_circuit(struct lin_event *e)
 		r->outcome = circuits_circuit_short_nb(c, &r->owed);
 		break;
 	case LIN_SHORT_CUSTOM:
-		r->outcome = circuits_circuit_short_custom_nb(c, e->custom_ns,
-							      &r->owed);
+		r->outcome =
+		    circuits_circuit_short_custom_nb(c, e->custom_ns, &r->owed);
 		break;
 	case LIN_SHORT_BLOCKING:
 		r->outcome = circuits_circuit_short(c);
@@ -189,8 +190,8 @@ library_run_circuit(struct lin_event *e)
 		r->outcome = circuits_circuit_trip_nb(c, &r->owed);
 		break;
 	case LIN_TRIP_CUSTOM:
-		r->outcome = circuits_circuit_trip_custom_nb(c, e->custom_ns,
-							     &r->owed);
+		r->outcome =
+		    circuits_circuit_trip_custom_nb(c, e->custom_ns, &r->owed);
 		break;
 	case LIN_TRIP_BLOCKING:
 		r->outcome = circuits_circuit_trip(c);
@@ -242,8 +243,8 @@ library_run_breaking(struct lin_event *e)
 		r->outcome = circuits_breaking_trip_nb(b, &r->owed);
 		break;
 	case LIN_TRIP_CUSTOM:
-		r->outcome = circuits_breaking_trip_custom_nb(b, e->custom_ns,
-							      &r->owed);
+		r->outcome =
+		    circuits_breaking_trip_custom_nb(b, e->custom_ns, &r->owed);
 		break;
 	case LIN_TRIP_BLOCKING:
 		r->outcome = circuits_breaking_trip(b);
@@ -350,11 +351,11 @@ static void
 broken_won(struct lin_event *e, uint32_t level_before)
 {
 	bool custom = lin_is_custom(e->kind);
-	uint64_t planned = custom ? e->custom_ns
-				  : model_sleep_for_level(&broken.config,
-							  level_before);
-	uint64_t owed = model_owed(&broken.config, planned, custom,
-				   broken.random_bits);
+	uint64_t planned =
+	    custom ? e->custom_ns
+		   : model_sleep_for_level(&broken.config, level_before);
+	uint64_t owed =
+	    model_owed(&broken.config, planned, custom, broken.random_bits);
 
 	e->result.outcome = CIRCUITS_TRIPPED;
 	e->result.owed = owed;
@@ -374,9 +375,9 @@ split_level_up(void)
 	uint64_t level = __atomic_load_n(&broken.level, __ATOMIC_SEQ_CST);
 
 	while (!__atomic_compare_exchange_n(
-		&broken.level, &level,
-		level < CIRCUITS_MAX_BACKOFF_LEVEL ? level + 1 : level, false,
-		__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+	    &broken.level, &level,
+	    level < CIRCUITS_MAX_BACKOFF_LEVEL ? level + 1 : level, false,
+	    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		;
 	return (uint32_t)level;
 }
@@ -386,7 +387,8 @@ split_run(struct lin_event *e)
 {
 	uint64_t n = broken.config.config.num_shorts_to_trip, c;
 	struct lin_result *r = &e->result;
-	bool is_trip = e->kind >= LIN_TRIP && e->kind <= LIN_TRIP_CUSTOM_BLOCKING;
+	bool is_trip =
+	    e->kind >= LIN_TRIP && e->kind <= LIN_TRIP_CUSTOM_BLOCKING;
 
 	switch (e->kind) {
 	case LIN_RESET_BACKOFF:
@@ -400,19 +402,18 @@ split_run(struct lin_event *e)
 		return;
 	case LIN_CURRENT_SLEEP_TIME:
 		r->value = model_sleep_for_level(
-			&broken.config,
-			(uint32_t)__atomic_load_n(&broken.level,
-						  __ATOMIC_SEQ_CST));
+		    &broken.config,
+		    (uint32_t)__atomic_load_n(&broken.level, __ATOMIC_SEQ_CST));
 		return;
 	case LIN_SNAPSHOT:
 		r->snapshot.times_shorted =
-			__atomic_load_n(&broken.count, __ATOMIC_SEQ_CST) % n;
+		    __atomic_load_n(&broken.count, __ATOMIC_SEQ_CST) % n;
 		r->snapshot.total_trips =
-			__atomic_load_n(&broken.trips, __ATOMIC_SEQ_CST);
-		r->snapshot.backoff_level = (uint32_t)__atomic_load_n(
-			&broken.level, __ATOMIC_SEQ_CST);
+		    __atomic_load_n(&broken.trips, __ATOMIC_SEQ_CST);
+		r->snapshot.backoff_level =
+		    (uint32_t)__atomic_load_n(&broken.level, __ATOMIC_SEQ_CST);
 		r->snapshot.current_sleep_time = model_sleep_for_level(
-			&broken.config, r->snapshot.backoff_level);
+		    &broken.config, r->snapshot.backoff_level);
 		r->snapshot.broken = false;
 		return;
 	default:
@@ -421,10 +422,9 @@ split_run(struct lin_event *e)
 	if (is_trip) {
 		/* Step 1: the count to the next multiple of N. */
 		c = __atomic_load_n(&broken.count, __ATOMIC_SEQ_CST);
-		while (!__atomic_compare_exchange_n(&broken.count, &c,
-						    c - c % n + n, false,
-						    __ATOMIC_SEQ_CST,
-						    __ATOMIC_SEQ_CST))
+		while (!__atomic_compare_exchange_n(
+		    &broken.count, &c, c - c % n + n, false, __ATOMIC_SEQ_CST,
+		    __ATOMIC_SEQ_CST))
 			;
 	} else {
 		c = __atomic_add_fetch(&broken.count, 1, __ATOMIC_SEQ_CST);
@@ -451,10 +451,11 @@ lossy_run(struct lin_event *e)
 	uint64_t n = broken.config.config.num_shorts_to_trip;
 	uint64_t word = __atomic_load_n(&broken.count, __ATOMIC_SEQ_CST);
 	uint64_t count = word & ((UINT64_C(1) << LOSSY_LEVEL_SHIFT) - 1);
-	uint64_t level = (word >> LOSSY_LEVEL_SHIFT) & CIRCUITS_MAX_BACKOFF_LEVEL;
+	uint64_t level =
+	    (word >> LOSSY_LEVEL_SHIFT) & CIRCUITS_MAX_BACKOFF_LEVEL;
 	uint64_t trips = word >> LOSSY_TRIPS_SHIFT;
-	uint64_t next_level = level < CIRCUITS_MAX_BACKOFF_LEVEL ? level + 1
-								  : level;
+	uint64_t next_level =
+	    level < CIRCUITS_MAX_BACKOFF_LEVEL ? level + 1 : level;
 	struct lin_result *r = &e->result;
 
 	switch (e->kind) {
@@ -465,23 +466,23 @@ lossy_run(struct lin_event *e)
 		r->value = trips;
 		return;
 	case LIN_CURRENT_SLEEP_TIME:
-		r->value = model_sleep_for_level(&broken.config,
-						 (uint32_t)level);
+		r->value =
+		    model_sleep_for_level(&broken.config, (uint32_t)level);
 		return;
 	case LIN_SNAPSHOT:
 		r->snapshot.times_shorted = count;
 		r->snapshot.total_trips = trips;
 		r->snapshot.backoff_level = (uint32_t)level;
 		r->snapshot.current_sleep_time =
-			model_sleep_for_level(&broken.config, (uint32_t)level);
+		    model_sleep_for_level(&broken.config, (uint32_t)level);
 		r->snapshot.broken = false;
 		return;
 	case LIN_RESET_BACKOFF:
 		/* Correct: compare-and-swap. */
 		while (!__atomic_compare_exchange_n(
-			&broken.count, &word,
-			word & ~(UINT64_C(0x1fff) << LOSSY_LEVEL_SHIFT), false,
-			__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		    &broken.count, &word,
+		    word & ~(UINT64_C(0x1fff) << LOSSY_LEVEL_SHIFT), false,
+		    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			;
 		return;
 	case LIN_TRIP:
@@ -493,13 +494,13 @@ lossy_run(struct lin_event *e)
 			level = (word >> LOSSY_LEVEL_SHIFT) &
 				CIRCUITS_MAX_BACKOFF_LEVEL;
 			next_level = level < CIRCUITS_MAX_BACKOFF_LEVEL
-					     ? level + 1
-					     : level;
+					 ? level + 1
+					 : level;
 			if (__atomic_compare_exchange_n(
-				    &broken.count, &word,
-				    lossy_pack(0, next_level,
-					       (word >> LOSSY_TRIPS_SHIFT) + 1),
-				    false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+				&broken.count, &word,
+				lossy_pack(0, next_level,
+					   (word >> LOSSY_TRIPS_SHIFT) + 1),
+				false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 				break;
 		}
 		broken_won(e, (uint32_t)level);
@@ -532,10 +533,10 @@ broken_run(struct lin_event *e)
 	finish_call(e);
 }
 
-static const struct target broken_target = {"broken", broken_init,
-					    broken_run};
+static const struct target broken_target = {"broken", broken_init, broken_run};
 
-/* --- rounds ------------------------------------------------------------------ */
+/* --- rounds ------------------------------------------------------------------
+ */
 
 struct plan {
 	int threads;
@@ -547,9 +548,9 @@ struct plan {
 static struct {
 	const struct target *target;
 	struct plan plan;
-	uint64_t clock;	     /* atomic: the ticket counter */
+	uint64_t clock;      /* atomic: the ticket counter */
 	uint64_t generation; /* atomic: round number; 0 = not started */
-	uint64_t ready;	     /* atomic: threads at this round's barrier */
+	uint64_t ready;      /* atomic: threads at this round's barrier */
 	uint64_t finished;   /* atomic: workers done with this round */
 	bool stop;
 } pool;
@@ -596,11 +597,11 @@ run_thread_ops(int t)
 		struct lin_event *e = &p->events[t][i];
 
 		spin(p->delay[t][i]);
-		e->called = __atomic_fetch_add(&pool.clock, 1,
-					       __ATOMIC_SEQ_CST);
+		e->called =
+		    __atomic_fetch_add(&pool.clock, 1, __ATOMIC_SEQ_CST);
 		pool.target->run(e);
-		e->returned = __atomic_fetch_add(&pool.clock, 1,
-						 __ATOMIC_SEQ_CST);
+		e->returned =
+		    __atomic_fetch_add(&pool.clock, 1, __ATOMIC_SEQ_CST);
 	}
 }
 
@@ -667,7 +668,8 @@ pool_round(struct lin_history *history)
 			history->events[history->count++] = p->events[t][i];
 }
 
-/* --- drawing rounds ----------------------------------------------------------- */
+/* --- drawing rounds
+ * ----------------------------------------------------------- */
 
 static enum lin_kind
 draw_kind(uint64_t *rng, enum model_kind kind)
@@ -677,21 +679,21 @@ draw_kind(uint64_t *rng, enum model_kind kind)
 		enum lin_kind kind;
 		unsigned weight;
 	} table[] = {
-		{LIN_SHORT, 30},
-		{LIN_SHORT_CUSTOM, 5},
-		{LIN_SHORT_BLOCKING, 6},
-		{LIN_SHORT_CUSTOM_BLOCKING, 3},
-		{LIN_TRIP, 8},
-		{LIN_TRIP_CUSTOM, 3},
-		{LIN_TRIP_BLOCKING, 3},
-		{LIN_TRIP_CUSTOM_BLOCKING, 2},
-		{LIN_RESET, 8},
-		{LIN_RESET_BACKOFF, 5},
-		{LIN_TIMES_SHORTED, 8},
-		{LIN_TOTAL_TRIPS, 8},
-		{LIN_CURRENT_SLEEP_TIME, 5},
-		{LIN_BROKEN, 5},
-		{LIN_SNAPSHOT, 10},
+	    {LIN_SHORT, 30},
+	    {LIN_SHORT_CUSTOM, 5},
+	    {LIN_SHORT_BLOCKING, 6},
+	    {LIN_SHORT_CUSTOM_BLOCKING, 3},
+	    {LIN_TRIP, 8},
+	    {LIN_TRIP_CUSTOM, 3},
+	    {LIN_TRIP_BLOCKING, 3},
+	    {LIN_TRIP_CUSTOM_BLOCKING, 2},
+	    {LIN_RESET, 8},
+	    {LIN_RESET_BACKOFF, 5},
+	    {LIN_TIMES_SHORTED, 8},
+	    {LIN_TOTAL_TRIPS, 8},
+	    {LIN_CURRENT_SLEEP_TIME, 5},
+	    {LIN_BROKEN, 5},
+	    {LIN_SNAPSHOT, 10},
 	};
 	unsigned total = 0;
 
@@ -786,8 +788,10 @@ setup_round(const struct target *target, enum model_kind kind, uint64_t *rng,
 			step = kind == MODEL_BREAKING ? LIN_RESET
 						      : LIN_RESET_BACKOFF;
 		if (!sequential_step(target, &m, h, step, 0)) {
-			fprintf(stderr, "sequential step %d disagrees with "
-					"the model:\n", i);
+			fprintf(stderr,
+				"sequential step %d disagrees with "
+				"the model:\n",
+				i);
 			h->initial = m;
 			lin_print(stderr, h);
 			return false;
@@ -806,8 +810,8 @@ setup_round(const struct target *target, enum model_kind kind, uint64_t *rng,
 			e->kind = draw_kind(rng, kind);
 			e->custom_ns = draw_custom(rng);
 			p->delay[t][i] = rng_below(rng, 2)
-						 ? 0
-						 : (unsigned)rng_below(rng, 400);
+					     ? 0
+					     : (unsigned)rng_below(rng, 400);
 		}
 	}
 	return true;
@@ -856,9 +860,9 @@ run_campaign(const struct target *target, enum model_kind kind, uint64_t seed,
 	memset(out, 0, sizeof *out);
 	out->first_violation = -1;
 	pool_start(target);
-	for (long round = 0; round < max_rounds &&
-			     (round < min_rounds ||
-			      out->overlapping < min_overlapping);
+	for (long round = 0;
+	     round < max_rounds &&
+	     (round < min_rounds || out->overlapping < min_overlapping);
 	     round++) {
 		if (!setup_round(target, kind, &rng, &history)) {
 			out->violations++;
@@ -895,7 +899,8 @@ print_campaign(const char *what, const struct campaign *c)
 	fflush(stdout);
 }
 
-/* --- tests: the library --------------------------------------------------------- */
+/* --- tests: the library
+ * --------------------------------------------------------- */
 
 /*
  * Histories per circuit kind in the plain run (scaled for the sanitizer
@@ -938,7 +943,8 @@ START_TEST(library_breaking_is_linearizable)
 }
 END_TEST
 
-/* --- tests: the checker catches broken implementations ----------------------- */
+/* --- tests: the checker catches broken implementations -----------------------
+ */
 
 /* Not scaled: the point is to find a violation, and a round that finds
  * one stops the campaign; the bound is only a failsafe. */
@@ -950,8 +956,7 @@ START_TEST(checker_catches_split_trip_bookkeeping)
 
 	broken.lossy = false;
 	run_campaign(&broken_target, MODEL_CIRCUIT, UINT64_C(0x5b11),
-		     BROKEN_MAX_ROUNDS, 0,
-		     BROKEN_MAX_ROUNDS, true, &c);
+		     BROKEN_MAX_ROUNDS, 0, BROKEN_MAX_ROUNDS, true, &c);
 	print_campaign("split trip (broken)", &c);
 	ck_assert_msg(c.violations == 1,
 		      "the checker missed split trip bookkeeping in %ld "
@@ -966,8 +971,7 @@ START_TEST(checker_catches_lost_updates)
 
 	broken.lossy = true;
 	run_campaign(&broken_target, MODEL_CIRCUIT, UINT64_C(0x1055),
-		     BROKEN_MAX_ROUNDS, 0,
-		     BROKEN_MAX_ROUNDS, true, &c);
+		     BROKEN_MAX_ROUNDS, 0, BROKEN_MAX_ROUNDS, true, &c);
 	print_campaign("load/store short (broken)", &c);
 	ck_assert_msg(c.violations == 1,
 		      "the checker missed lost updates in %ld rounds",
@@ -975,7 +979,8 @@ START_TEST(checker_catches_lost_updates)
 }
 END_TEST
 
-/* --- tests: hand-made histories with known answers ----------------------------- */
+/* --- tests: hand-made histories with known answers
+ * ----------------------------- */
 
 static struct lin_history handmade;
 
@@ -1087,9 +1092,8 @@ START_TEST(checker_on_handmade_histories)
 	add_short(0, 1, 10, CIRCUITS_COUNTED, 0);
 	add_short(1, 2, 9, CIRCUITS_TRIPPED, 0);
 	r = add(2, LIN_SNAPSHOT, 3, 8);
-	r->snapshot = (circuits_snapshot_t){.times_shorted = 0,
-					    .total_trips = 1,
-					    .broken = true};
+	r->snapshot = (circuits_snapshot_t){
+	    .times_shorted = 0, .total_trips = 1, .broken = true};
 	ck_assert(lin_check(&handmade, NULL));
 	r->snapshot.times_shorted = 1;
 	ck_assert(!lin_check(&handmade, NULL));

@@ -109,7 +109,8 @@ writer(void *arg)
 		int outcome;
 
 		if (run.mode == CIRCUIT) {
-			outcome = circuits_circuit_short_nb(&run.circuit, &owed);
+			outcome =
+			    circuits_circuit_short_nb(&run.circuit, &owed);
 			tally_outcome(t, outcome, owed);
 			continue;
 		}
@@ -168,10 +169,9 @@ reader(void *arg)
 			reader_fail("total_trips went down", &s);
 		if (s.backoff_level < last.backoff_level)
 			reader_fail("level went down", &s);
-		if (s.backoff_level !=
-		    (settled < CIRCUITS_MAX_BACKOFF_LEVEL
-			     ? settled
-			     : CIRCUITS_MAX_BACKOFF_LEVEL))
+		if (s.backoff_level != (settled < CIRCUITS_MAX_BACKOFF_LEVEL
+					    ? settled
+					    : CIRCUITS_MAX_BACKOFF_LEVEL))
 			reader_fail("level does not match the trips", &s);
 		last = s;
 	}
@@ -214,9 +214,8 @@ run_threads(enum mode mode, uint64_t n, int threads, struct tally *sum,
 
 	start_barrier_init(&run.start, (unsigned)threads + 1);
 	for (int i = 0; i < threads; i++)
-		ck_assert_int_eq(pthread_create(&ids[i], NULL, writer,
-						&run.tally[i]),
-				 0);
+		ck_assert_int_eq(
+		    pthread_create(&ids[i], NULL, writer, &run.tally[i]), 0);
 	ck_assert_int_eq(pthread_create(&ids[threads], NULL, reader,
 					(void *)(uintptr_t)threads),
 			 0);
@@ -275,7 +274,8 @@ sleep_for_level(uint64_t level)
 static const int thread_counts[] = {2, 4, 8, 16};
 #define THREAD_COUNTS 4
 
-/* --- Circuit ----------------------------------------------------------------- */
+/* --- Circuit -----------------------------------------------------------------
+ */
 
 static const uint64_t circuit_thresholds[] = {1, 2, 7, 1000003};
 #define CIRCUIT_THRESHOLDS 4
@@ -315,7 +315,8 @@ START_TEST(circuit_exact_totals)
 }
 END_TEST
 
-/* --- BreakingCircuit ----------------------------------------------------------- */
+/* --- BreakingCircuit
+ * ----------------------------------------------------------- */
 
 static const uint64_t breaking_thresholds[] = {1, 13};
 #define BREAKING_THRESHOLDS 2
@@ -335,11 +336,12 @@ breaking_run(enum mode mode, int index)
 	breaks = sum.tripped;
 	circuits_breaking_snapshot(&run.breaker, &s);
 	printf("stress: Breaking %-6s N=%-7" PRIu64 " %2d threads: %9" PRIu64
-	       " shorts, %8" PRIu64 " breaks, %8" PRIu64 " resets won, %8"
-	       PRIu64 " lost, %6.2f s, %" PRIu64 " snapshots read\n",
-	       mode == BREAKING_WINNER_RESETS ? "winner" : "racing", n,
-	       threads, shorts, breaks, sum.resets_won, sum.resets_lost,
-	       elapsed, run.polls);
+	       " shorts, %8" PRIu64 " breaks, %8" PRIu64
+	       " resets won, %8" PRIu64 " lost, %6.2f s, %" PRIu64
+	       " snapshots read\n",
+	       mode == BREAKING_WINNER_RESETS ? "winner" : "racing", n, threads,
+	       shorts, breaks, sum.resets_won, sum.resets_lost, elapsed,
+	       run.polls);
 	fflush(stdout);
 
 	ck_assert_uint_eq(sum.counted + sum.tripped + sum.already_broken,
