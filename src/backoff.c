@@ -31,21 +31,52 @@ circuits__backoff(uint64_t base, double factor, uint64_t ceiling,
 	return (uint64_t)roundl(sleep);
 }
 
+/*
+ * floor(s * j) exactly, for 0 <= j <= 1: j is m * 2^-shift with a 53-bit
+ * integer m, and the 117-bit product s * m fits in 128 bits.
+ */
+static uint64_t
+exact_spread(uint64_t s, double j)
+{
+	int exponent;
+	uint64_t mantissa = (uint64_t)ldexp(frexp(j, &exponent), 53);
+	int shift = 53 - exponent;
+
+	if (shift >= 128)
+		return 0;
+	return (uint64_t)(((unsigned __int128)s * mantissa) >> shift);
+}
+
 uint64_t
 circuits__jitter(uint64_t planned, double jitter, uint64_t random_bits,
 		 uint64_t cap)
 {
 	long double unit, sleep;
+	uint64_t spread, low, high, drawn;
 
 	if (jitter == 0.0 || planned == 0)
 		return planned < cap ? planned : cap;
+	/*
+	 * The draw is made in long double, whose products near 2^64 can land
+	 * a nanosecond outside [s(1 - j), s(1 + j)]; the exact integer bounds
+	 * of that interval then hold it in.
+	 */
+	spread = exact_spread(planned, jitter);
+	low = planned - spread;
+	high = planned > UINT64_MAX - spread ? UINT64_MAX : planned + spread;
 	/* 53 random bits give a uniform unit in [0, 1). */
 	unit = (long double)(random_bits >> 11) * 0x1p-53L;
 	sleep = (long double)planned *
 		(1.0L + (long double)jitter * (2.0L * unit - 1.0L));
-	if (!(sleep < (long double)cap))
-		return cap;
-	if (sleep < 0.0L) /* rounding of 1 - jitter when jitter is 1 */
-		return 0;
-	return (uint64_t)roundl(sleep);
+	if (!(sleep > (long double)low))
+		drawn = low;
+	else if (!(sleep < (long double)high))
+		drawn = high;
+	else
+		drawn = (uint64_t)roundl(sleep);
+	if (drawn < low)
+		drawn = low;
+	if (drawn > high)
+		drawn = high;
+	return drawn < cap ? drawn : cap;
 }
