@@ -25,7 +25,8 @@ namespace {
 
 constexpr uint64_t kBatch = 1000;
 
-// The think period aimed at, in nanoseconds.
+// The think period aimed at, in nanoseconds; the environment variable
+// CIRCUITS_BENCH_THINK_NS overrides it.
 constexpr double kThinkNs = 100.0;
 
 // Nanoseconds this thread has spent runnable but waiting for a CPU (the
@@ -119,13 +120,18 @@ list_cases(const bench_case *cases, size_t count, unsigned flag,
 int
 main(int argc, char **argv)
 {
+	const char *think_env = std::getenv("CIRCUITS_BENCH_THINK_NS");
+	const double think_target =
+		think_env != nullptr && std::atof(think_env) > 0.0
+			? std::atof(think_env)
+			: kThinkNs;
 	double think_ns = 0.0;
 
 	benchmark::Initialize(&argc, argv);
 	if (benchmark::ReportUnrecognizedArguments(argc, argv))
 		return 1;
 
-	bench_the_run.think_steps = bench_think_calibrate(kThinkNs, &think_ns);
+	bench_the_run.think_steps = bench_think_calibrate(think_target, &think_ns);
 	benchmark::AddCustomContext("think_steps",
 				    std::to_string(bench_the_run.think_steps));
 	benchmark::AddCustomContext("think_ns", std::to_string(think_ns));
