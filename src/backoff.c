@@ -25,7 +25,8 @@ circuits__backoff(uint64_t base, double factor, uint64_t ceiling,
 
 	if (base == 0 || level == 0 || factor == 1.0)
 		return base < ceiling ? base : ceiling;
-	sleep = (long double)base * powl((long double)factor, (long double)level);
+	sleep = (long double)base *
+		powl((long double)factor, (long double)level);
 	if (!(sleep < (long double)ceiling))
 		return ceiling;
 	return (uint64_t)roundl(sleep);

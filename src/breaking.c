@@ -97,8 +97,8 @@ breaking_trip(circuits_breaking_t *breaker, bool custom, uint64_t custom_ns,
 
 /* As run() in circuit.c. */
 static inline int
-run(circuits_breaking_t *breaker, bool is_trip, bool custom,
-    uint64_t sleep_ns, uint64_t *owed_ns, bool blocking)
+run(circuits_breaking_t *breaker, bool is_trip, bool custom, uint64_t sleep_ns,
+    uint64_t *owed_ns, bool blocking)
 {
 	uint64_t owed;
 	int rc = is_trip ? breaking_trip(breaker, custom, sleep_ns, &owed)
@@ -131,8 +131,7 @@ circuits_breaking_short(circuits_breaking_t *breaker)
 }
 
 int
-circuits_breaking_short_custom(circuits_breaking_t *breaker,
-			       uint64_t sleep_ns)
+circuits_breaking_short_custom(circuits_breaking_t *breaker, uint64_t sleep_ns)
 {
 	return run(breaker, false, true, sleep_ns, NULL, true);
 }
@@ -201,9 +200,9 @@ circuits_breaking_reset(circuits_breaking_t *breaker)
 		/* Closed with a count of 0 already: nothing to write. */
 		if (circuits__word_count(word) == state->reset_count)
 			return false;
-		if (circuits__cas_acq_rel(
-			    &state->word, &word,
-			    (word & ~CIRCUITS__COUNT_MASK) | state->reset_count))
+		if (circuits__cas_acq_rel(&state->word, &word,
+					  (word & ~CIRCUITS__COUNT_MASK) |
+						  state->reset_count))
 			return false;
 	}
 }
@@ -272,23 +271,19 @@ void
 circuits_breaking_set_sleeper(circuits_breaking_t *breaker,
 			      circuits_sleep_fn sleep, void *arg)
 {
-	breaker->hooks.sleep = sleep != NULL ? sleep : circuits__default_sleep;
-	breaker->hooks.sleep_arg = sleep != NULL ? arg : NULL;
+	circuits__set_sleeper(&breaker->hooks, sleep, arg);
 }
 
 void
 circuits_breaking_set_random(circuits_breaking_t *breaker,
 			     circuits_random_fn random, void *arg)
 {
-	breaker->hooks.random =
-		random != NULL ? random : circuits__default_random;
-	breaker->hooks.random_arg = random != NULL ? arg : NULL;
+	circuits__set_random(&breaker->hooks, random, arg);
 }
 
 void
 circuits_breaking_set_listener(circuits_breaking_t *breaker,
 			       circuits_trip_fn on_trip, void *arg)
 {
-	breaker->hooks.on_trip = on_trip;
-	breaker->hooks.on_trip_arg = arg;
+	circuits__set_listener(&breaker->hooks, on_trip, arg);
 }

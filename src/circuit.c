@@ -43,8 +43,8 @@ short_slow(circuits_circuit_t *circuit, uint64_t old_word, uint64_t count,
 	}
 	/* Our short is trip number count / N in the old word's window; the
 	 * ones before it were pending when we added. */
-	trip.level_before = circuits__level_add(
-		circuits__word_level(old_word), count / state->threshold - 1);
+	trip.level_before = circuits__level_add(circuits__word_level(old_word),
+						count / state->threshold - 1);
 	*owed_ns = circuits__won_trip(&circuit->hooks, state, &trip);
 	return CIRCUITS_TRIPPED;
 }
@@ -67,8 +67,7 @@ circuit_short(circuits_circuit_t *circuit, bool custom, uint64_t custom_ns,
 		*owed_ns = 0;
 		return CIRCUITS_COUNTED;
 	}
-	return short_slow(circuit, old_word, count, custom, custom_ns,
-			  owed_ns);
+	return short_slow(circuit, old_word, count, custom, custom_ns, owed_ns);
 }
 
 static int
@@ -143,8 +142,8 @@ circuits_circuit_short_nb(circuits_circuit_t *circuit, uint64_t *owed_ns)
 }
 
 int
-circuits_circuit_short_custom_nb(circuits_circuit_t *circuit,
-				 uint64_t sleep_ns, uint64_t *owed_ns)
+circuits_circuit_short_custom_nb(circuits_circuit_t *circuit, uint64_t sleep_ns,
+				 uint64_t *owed_ns)
 {
 	return run(circuit, false, true, sleep_ns, owed_ns, false);
 }
@@ -168,8 +167,8 @@ circuits_circuit_trip_nb(circuits_circuit_t *circuit, uint64_t *owed_ns)
 }
 
 int
-circuits_circuit_trip_custom_nb(circuits_circuit_t *circuit,
-				uint64_t sleep_ns, uint64_t *owed_ns)
+circuits_circuit_trip_custom_nb(circuits_circuit_t *circuit, uint64_t sleep_ns,
+				uint64_t *owed_ns)
 {
 	return run(circuit, true, true, sleep_ns, owed_ns, false);
 }
@@ -248,23 +247,19 @@ void
 circuits_circuit_set_sleeper(circuits_circuit_t *circuit,
 			     circuits_sleep_fn sleep, void *arg)
 {
-	circuit->hooks.sleep = sleep != NULL ? sleep : circuits__default_sleep;
-	circuit->hooks.sleep_arg = sleep != NULL ? arg : NULL;
+	circuits__set_sleeper(&circuit->hooks, sleep, arg);
 }
 
 void
 circuits_circuit_set_random(circuits_circuit_t *circuit,
 			    circuits_random_fn random, void *arg)
 {
-	circuit->hooks.random =
-		random != NULL ? random : circuits__default_random;
-	circuit->hooks.random_arg = random != NULL ? arg : NULL;
+	circuits__set_random(&circuit->hooks, random, arg);
 }
 
 void
 circuits_circuit_set_listener(circuits_circuit_t *circuit,
 			      circuits_trip_fn on_trip, void *arg)
 {
-	circuit->hooks.on_trip = on_trip;
-	circuit->hooks.on_trip_arg = arg;
+	circuits__set_listener(&circuit->hooks, on_trip, arg);
 }

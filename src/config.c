@@ -132,17 +132,16 @@ circuits__state_init(struct circuits_state *state,
 	state->threshold = n;
 	state->base = config->sleep_time_after_trip;
 	state->max_sleep = config->max_sleep_time;
-	state->ceiling = state->max_sleep > state->base ? state->max_sleep
-							: state->base;
+	state->ceiling =
+		state->max_sleep > state->base ? state->max_sleep : state->base;
 	state->factor = config->backoff_factor;
 	state->jitter = config->jitter;
 	state->kind = kind;
 	/* A breaking circuit's count is stored offset so that its N-th short
 	 * carries into the broken bit (state.h). */
-	state->reset_count =
-		kind == CIRCUITS__KIND_BREAKING
-			? (CIRCUITS__COUNT_MASK + 1) - n
-			: 0;
+	state->reset_count = kind == CIRCUITS__KIND_BREAKING
+				     ? (CIRCUITS__COUNT_MASK + 1) - n
+				     : 0;
 	state->word = state->reset_count;
 	state->seq_floor = 0;
 }
@@ -161,10 +160,32 @@ circuits__state_config(const struct circuits_state *state,
 void
 circuits__hooks_init(struct circuits_hooks *hooks)
 {
-	hooks->sleep = circuits__default_sleep;
-	hooks->sleep_arg = NULL;
-	hooks->random = circuits__default_random;
-	hooks->random_arg = NULL;
-	hooks->on_trip = NULL;
-	hooks->on_trip_arg = NULL;
+	circuits__set_sleeper(hooks, NULL, NULL);
+	circuits__set_random(hooks, NULL, NULL);
+	circuits__set_listener(hooks, NULL, NULL);
+}
+
+/* NULL restores a default hook. */
+void
+circuits__set_sleeper(struct circuits_hooks *hooks, circuits_sleep_fn sleep,
+		      void *arg)
+{
+	hooks->sleep = sleep != NULL ? sleep : circuits__default_sleep;
+	hooks->sleep_arg = sleep != NULL ? arg : NULL;
+}
+
+void
+circuits__set_random(struct circuits_hooks *hooks, circuits_random_fn random,
+		     void *arg)
+{
+	hooks->random = random != NULL ? random : circuits__default_random;
+	hooks->random_arg = random != NULL ? arg : NULL;
+}
+
+void
+circuits__set_listener(struct circuits_hooks *hooks, circuits_trip_fn on_trip,
+		       void *arg)
+{
+	hooks->on_trip = on_trip;
+	hooks->on_trip_arg = arg;
 }

@@ -18,19 +18,25 @@
 
 /* min(base * factor^level, ceiling) in ns; base 0 gives 0.  Requires
  * base <= ceiling and a valid factor. */
-uint64_t circuits__backoff(uint64_t base, double factor,
-			   uint64_t ceiling, uint32_t level);
+uint64_t circuits__backoff(uint64_t base, double factor, uint64_t ceiling,
+			   uint32_t level);
 
 /* planned spread uniformly over [planned * (1 - jitter), planned * (1 +
  * jitter)] by the 64 random bits, rounded to the nearest ns and limited to
  * cap.  jitter 0 or planned 0 returns planned (limited to cap) exactly. */
-uint64_t circuits__jitter(uint64_t planned, double jitter,
-			  uint64_t random_bits, uint64_t cap);
+uint64_t circuits__jitter(uint64_t planned, double jitter, uint64_t random_bits,
+			  uint64_t cap);
 
 /* Default hooks (random.c, sleep.c). */
 uint64_t circuits__default_random(void *arg);
 void circuits__default_sleep(uint64_t ns, void *arg);
 void circuits__hooks_init(struct circuits_hooks *hooks);
+void circuits__set_sleeper(struct circuits_hooks *hooks,
+			   circuits_sleep_fn sleep, void *arg);
+void circuits__set_random(struct circuits_hooks *hooks,
+			  circuits_random_fn random, void *arg);
+void circuits__set_listener(struct circuits_hooks *hooks,
+			    circuits_trip_fn on_trip, void *arg);
 
 /* Configuration (config.c). */
 void circuits__state_init(struct circuits_state *state,

@@ -235,8 +235,8 @@ create_named(struct handle_parts parts, const char *name,
 		shm_unlink(name);
 		return system_error(fd);
 	}
-	mapping = mmap(NULL, SEGMENT_BYTES, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, fd, 0);
+	mapping = mmap(NULL, SEGMENT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fd, 0);
 	if (mapping == MAP_FAILED) {
 		shm_unlink(name);
 		return system_error(fd);
@@ -271,8 +271,8 @@ attach_named(struct handle_parts parts, const char *name, uint32_t kind)
 		return info.st_size == 0 ? CIRCUITS_E_NOT_READY
 					 : CIRCUITS_E_TOO_SMALL;
 	}
-	mapping = mmap(NULL, SEGMENT_BYTES, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, fd, 0);
+	mapping = mmap(NULL, SEGMENT_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fd, 0);
 	if (mapping == MAP_FAILED)
 		return system_error(fd);
 	close(fd);
@@ -340,7 +340,7 @@ circuits_shared_unlink(const char *name)
 	return CIRCUITS_OK;
 }
 
-#define CIRCUIT_PARTS(h) \
+#define CIRCUIT_PARTS(h)                                                       \
 	((struct handle_parts){&(h)->hooks, &(h)->state, &(h)->mapping})
 
 int

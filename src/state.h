@@ -98,10 +98,10 @@ enum circuits__kind { CIRCUITS__KIND_CIRCUIT = 1, CIRCUITS__KIND_BREAKING = 2 };
 
 /* The logical state a word stands for (pending trips folded in). */
 struct circuits__view {
-	uint64_t count;	   /* shorts in the current window */
-	uint64_t seq;	   /* low 16 bits of the transition count */
-	uint32_t level;	   /* backoff level */
-	bool broken;	   /* breaking circuit only */
+	uint64_t count; /* shorts in the current window */
+	uint64_t seq;   /* low 16 bits of the transition count */
+	uint32_t level; /* backoff level */
+	bool broken;    /* breaking circuit only */
 };
 
 static inline uint64_t
@@ -171,9 +171,9 @@ circuits__breaking_view(const struct circuits_state *state, uint64_t word,
 	view->seq = circuits__word_seq(word);
 	view->level = circuits__word_level(word);
 	view->broken = (view->seq & 1) != 0;
-	view->count = view->broken ? 0
-				   : circuits__word_count(word) -
-					     state->reset_count;
+	view->count = view->broken
+			      ? 0
+			      : circuits__word_count(word) - state->reset_count;
 }
 
 /* A word read together with the full transition count at that instant. */
