@@ -118,6 +118,25 @@ arith_seed(const char *name, unsigned flags, uint64_t base, uint64_t max,
 	write_seed("fuzz_arith", &s, "%s", name);
 }
 
+/* Inputs the fuzzer found, kept byte for byte. */
+static void
+arith_findings(void)
+{
+	/* circuits__jitter() drew 1 ns above s(1 + j) for s near 2^64 and
+	 * j near 2^-48 (fixed in a1a45f3). */
+	static const unsigned char jitter_past_bound[] = {
+		0x00, 0x06, 0x01, 0x21, 0x64, 0xa7, 0xb3, 0xb6, 0xe0,
+		0xff, 0x0d, 0x00, 0x00, 0xe8, 0x42, 0x04, 0x23, 0xe8,
+		0x89, 0x04, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xbf, 0xff, 0xff, 0xff, 0xff, 0x23,
+		0x00, 0x92, 0x04, 0x00, 0x00, 0xff, 0xff, 0xff,
+	};
+	struct seed s = {.size = 0};
+
+	put_bytes(&s, jitter_past_bound, sizeof jitter_past_bound);
+	write_seed("fuzz_arith", &s, "jitter-rounds-past-bound");
+}
+
 static void
 arith_seeds(void)
 {
@@ -196,28 +215,30 @@ diff_seeds(void)
 	struct seed s;
 	/* Every opcode once, custom ones with a raw duration. */
 	unsigned char mix[] = {
-	    D_SHORT,    D_SHORT_NB,        D_SHORT_NB_NULL, D_TRIP,
-	    D_TRIP_NB,  D_TRIP_NB_NULL,    D_RESET,         D_SHORT,
-	    D_SHORT,    D_SHORT,           D_RESET_BACKOFF, D_TOGGLE_LISTENER,
-	    D_TRIP,     D_TOGGLE_LISTENER, D_RESET,         D_SHORT_NB,
-	    D_SHORT_NB, D_SHORT_NB,        D_SHORT_NB,
+		D_SHORT,    D_SHORT_NB,        D_SHORT_NB_NULL,
+		D_TRIP,     D_TRIP_NB,         D_TRIP_NB_NULL,
+		D_RESET,    D_SHORT,           D_SHORT,
+		D_SHORT,    D_RESET_BACKOFF,   D_TOGGLE_LISTENER,
+		D_TRIP,     D_TOGGLE_LISTENER, D_RESET,
+		D_SHORT_NB, D_SHORT_NB,        D_SHORT_NB,
+		D_SHORT_NB,
 	};
 	unsigned char custom[] = {
-	    D_SHORT_CUSTOM,
-	    3,
-	    D_SHORT_CUSTOM_NB,
-	    20,
-	    D_TRIP_CUSTOM,
-	    0,
-	    D_TRIP_CUSTOM_NB,
-	    16,
-	    D_RESET,
-	    D_SHORT_CUSTOM_NB,
-	    1,
-	    D_SHORT_CUSTOM_NB,
-	    1,
-	    D_SHORT_CUSTOM_NB,
-	    1,
+		D_SHORT_CUSTOM,
+		3,
+		D_SHORT_CUSTOM_NB,
+		20,
+		D_TRIP_CUSTOM,
+		0,
+		D_TRIP_CUSTOM_NB,
+		16,
+		D_RESET,
+		D_SHORT_CUSTOM_NB,
+		1,
+		D_SHORT_CUSTOM_NB,
+		1,
+		D_SHORT_CUSTOM_NB,
+		1,
 	};
 	/* Burst counts are 16-bit little endian. */
 	unsigned char saturate[] = {D_TRIP_BURST,    0xff,     0x1f, D_TRIP_NB,
@@ -319,28 +340,28 @@ shm_seeds(void)
 	/* Header fields (src/shm.c's struct segment_header) and the state's
 	 * own fields, each corrupted alone. */
 	size_t offsets[] = {
-	    0,
-	    8,
-	    12,
-	    16,
-	    24,
-	    32,
-	    40,
-	    48,
-	    56,
-	    64,
-	    header + offsetof(struct circuits_state, word),
-	    header + offsetof(struct circuits_state, word) + 4,
-	    header + offsetof(struct circuits_state, word) + 7,
-	    header + offsetof(struct circuits_state, seq_floor),
-	    header + offsetof(struct circuits_state, threshold),
-	    header + offsetof(struct circuits_state, base),
-	    header + offsetof(struct circuits_state, ceiling),
-	    header + offsetof(struct circuits_state, max_sleep),
-	    header + offsetof(struct circuits_state, factor),
-	    header + offsetof(struct circuits_state, jitter),
-	    header + offsetof(struct circuits_state, reset_count),
-	    header + offsetof(struct circuits_state, kind),
+		0,
+		8,
+		12,
+		16,
+		24,
+		32,
+		40,
+		48,
+		56,
+		64,
+		header + offsetof(struct circuits_state, word),
+		header + offsetof(struct circuits_state, word) + 4,
+		header + offsetof(struct circuits_state, word) + 7,
+		header + offsetof(struct circuits_state, seq_floor),
+		header + offsetof(struct circuits_state, threshold),
+		header + offsetof(struct circuits_state, base),
+		header + offsetof(struct circuits_state, ceiling),
+		header + offsetof(struct circuits_state, max_sleep),
+		header + offsetof(struct circuits_state, factor),
+		header + offsetof(struct circuits_state, jitter),
+		header + offsetof(struct circuits_state, reset_count),
+		header + offsetof(struct circuits_state, kind),
 	};
 	circuits_config_t config;
 	struct seed s;
@@ -408,6 +429,7 @@ main(int argc, char **argv)
 	}
 	out_dir = argv[1];
 	arith_seeds();
+	arith_findings();
 	diff_seeds();
 	shm_seeds();
 	return 0;
