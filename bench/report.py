@@ -3,8 +3,9 @@
 
     python3 bench/report.py RESULTS.json [--plot OUT.png|OUT.svg]
 
-Prints the machine, the issue's targets with the measured ratios, and one
-table per variant (tight loop, think time): every case at every thread count
+Prints the machine, the issue's targets with the measured ratios, a summary
+(median ns/op of every case at every thread count, against faa_shared), and
+one table per variant (tight loop, think time): every case at every thread count
 with min / median / max ns per operation across the repetitions, and its
 median against bare shared fetch-and-add (faa_shared) and against the
 mutex-based circuit (mutex_circuit) at the same thread count and variant.
@@ -239,6 +240,24 @@ def print_table(r, think, out):
     print(file=out)
 
 
+def print_summary(r, think, out):
+    title = ("With about 100 ns of think time" if think else "Tight loop")
+    print("%s: median ns per operation (and x faa_shared at the same thread"
+          " count)" % title, file=out)
+    print("  %-22s" % "case" + "".join(
+        "%16s" % ("%d thread%s" % (t, "" if t == 1 else "s"))
+        for t in r.threads), file=out)
+    for case in r.order:
+        cells = []
+        for threads in r.threads:
+            med = r.median(case, think, threads)
+            faa = r.median(FAA, think, threads)
+            cells.append("%16s" % ("-" if med is None else "%s (%sx)" % (
+                fmt_ns(med), fmt_ratio(med / faa if faa else None))))
+        print("  %-22s" % case + "".join(cells), file=out)
+    print(file=out)
+
+
 # Our short() stands out; the baselines get distinct, readable colours.
 COLOURS = {
     SHORT: "#7b2cbf", FAA: "#1b9e77", "faa_call": "#66a61e",
@@ -337,6 +356,8 @@ def main():
     out = sys.stdout
     print_machine(r, out)
     print_targets(r, out)
+    print_summary(r, False, out)
+    print_summary(r, True, out)
     print_table(r, False, out)
     print_table(r, True, out)
     if args.plot and plot(r, args.plot):
