@@ -109,7 +109,7 @@ teardown_per_thread(struct bench_run *run)
 	return rc;
 }
 
-/* --- The lock-based circuit ---------------------------------------------- */
+/* --- The lock-based circuit ----------------------------------------------- */
 
 static int
 setup_mutex(struct bench_run *run)
@@ -156,8 +156,8 @@ setup_spin(struct bench_run *run)
 	circuits_config_t config;
 
 	bench_trip_config(&config, BENCH_NEVER);
-	if (bench_spin_circuit_init(&run->spin_circuit, &config,
-				    bench_no_sleep, NULL) != CIRCUITS_OK) {
+	if (bench_spin_circuit_init(&run->spin_circuit, &config, bench_no_sleep,
+				    NULL) != CIRCUITS_OK) {
 		fprintf(stderr, "spin circuit: init failed\n");
 		return -1;
 	}

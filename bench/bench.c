@@ -69,8 +69,8 @@ bench_expect(const char *name, const char *what, uint64_t got,
 {
 	if (got == expected)
 		return 0;
-	fprintf(stderr, "%s: %s: got %" PRIu64 ", expected %" PRIu64 "\n",
-		name, what, got, expected);
+	fprintf(stderr, "%s: %s: got %" PRIu64 ", expected %" PRIu64 "\n", name,
+		what, got, expected);
 	return -1;
 }
 

@@ -43,8 +43,8 @@ extern "C" {
 struct bench_slot {
 	/* The per-thread counter baseline increments this. */
 	CIRCUITS_ALIGNED(CIRCUITS_CACHE_LINE) uint64_t counter;
-	uint64_t ops;	/* operations this thread ran in this run */
-	uint64_t sum;	/* sum of the values the operations returned */
+	uint64_t ops;   /* operations this thread ran in this run */
+	uint64_t sum;   /* sum of the values the operations returned */
 	uint64_t chain; /* the think-time chain's running value */
 };
 
@@ -53,7 +53,7 @@ struct bench_run {
 	/* Read-only while the threads run. */
 	CIRCUITS_ALIGNED(CIRCUITS_CACHE_LINE) int threads;
 	unsigned think_steps; /* dependent steps in one think period */
-	uint64_t zero;	      /* always 0; the compiler cannot know that */
+	uint64_t zero;        /* always 0; the compiler cannot know that */
 	char shm_name[64];
 
 	/* The objects under test, each on lines of its own. */
@@ -71,7 +71,7 @@ struct bench_run {
 /* Case flags. */
 enum {
 	BENCH_BASELINE = 1, /* not the library: a reference point */
-	BENCH_PLOT = 2	    /* drawn in the ns/op-against-threads plot */
+	BENCH_PLOT = 2      /* drawn in the ns/op-against-threads plot */
 };
 
 struct bench_case {
@@ -80,8 +80,7 @@ struct bench_case {
 	int (*setup)(struct bench_run *run);
 	/* n operations from thread `thread`; think adds the think period
 	 * after each. */
-	void (*body)(struct bench_run *run, int thread, uint64_t n,
-		     bool think);
+	void (*body)(struct bench_run *run, int thread, uint64_t n, bool think);
 	/* Checks the final state against the operations counted in the
 	 * slots and frees what setup made; 0, or -1 after printing what did
 	 * not match. */
@@ -148,8 +147,7 @@ uint64_t bench_faa_call(uint64_t *word);
 
 /* One operation: returns a value that the loop sums, so that the compiler
  * must perform it and the teardown can check it. */
-typedef uint64_t (*bench_op_fn)(struct bench_run *run, int thread,
-				uint64_t i);
+typedef uint64_t (*bench_op_fn)(struct bench_run *run, int thread, uint64_t i);
 
 /*
  * Runs n operations of one thread.  Without think time it is the bare loop.

@@ -56,7 +56,7 @@ check_circuit(const char *name, const circuits_circuit_t *circuit, uint64_t n,
 	return rc;
 }
 
-/* --- Circuit short(): no trip, N = 1000, N = 1 ------------------------- */
+/* --- Circuit short(): no trip, N = 1000, N = 1 ---------------------------- */
 
 /* The hot path: one fetch-and-add on the circuit's word and a compare. */
 static uint64_t
@@ -97,7 +97,7 @@ teardown_circuit_shorts(struct bench_run *run)
 			     bench_total_sum(run));
 }
 
-/* --- Circuit trip() ------------------------------------------------------ */
+/* --- Circuit trip() ------------------------------------------------------- */
 
 /* A compare-and-swap loop on the word, then the winner's bookkeeping:
  * every call wins a trip. */
@@ -117,7 +117,7 @@ teardown_circuit_trips(struct bench_run *run)
 			     bench_total_ops(run), bench_total_sum(run));
 }
 
-/* --- Non-blocking variants ----------------------------------------------- */
+/* --- Non-blocking variants ------------------------------------------------ */
 
 /* short_nb hands back the sleep owed instead of sleeping it: the same
  * fetch-and-add plus one store to *owed. */
@@ -143,7 +143,7 @@ op_circuit_trip_nb(struct bench_run *run, int thread, uint64_t i)
 }
 BENCH_BODY(body_circuit_trip_nb, op_circuit_trip_nb)
 
-/* --- Reads ----------------------------------------------------------------- */
+/* --- Reads ---------------------------------------------------------------- */
 
 /* Nobody writes the circuit during these, so its line stays shared in every
  * core's cache: the cost of the decode, not of contention. */
@@ -196,7 +196,7 @@ teardown_times_shorted(struct bench_run *run)
 			    bench_total_sum(run), 3 * bench_total_ops(run));
 }
 
-/* --- BreakingCircuit short(), broken poll, reset racing with shorts -------- */
+/* --- BreakingCircuit short(), broken poll, reset racing with shorts ------- */
 
 static int
 init_breaker(circuits_breaking_t *breaker, uint32_t n)
@@ -303,7 +303,7 @@ teardown_reset_race(struct bench_run *run)
 			    resets_won + (broken ? 1 : 0));
 }
 
-/* --- Circuit short() in named shared memory ---------------------------- */
+/* --- Circuit short() in named shared memory ------------------------------- */
 
 static unsigned shm_serial;
 

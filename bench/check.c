@@ -29,18 +29,18 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <malloc.h>
 #include <unistd.h>
 
 #include <ck_pr.h>
 
 #include "bench.h"
 
-/* --- Counting allocator ----------------------------------------------------- */
+/* --- Counting allocator --------------------------------------------------- */
 
 /* glibc's allocator under its own names. */
 extern void *__libc_malloc(size_t size);
@@ -166,7 +166,7 @@ static const struct bench_case control_cases[] = {
 };
 #define CONTROL_MALLOC (&control_cases[0])
 
-/* --- Running a case in the window --------------------------------------- */
+/* --- Running a case in the window ----------------------------------------- */
 
 struct worker {
 	pthread_t id;
@@ -233,7 +233,7 @@ run_case(const struct bench_case *c, int threads, uint64_t ops)
 	return counted;
 }
 
-/* --- Command line ---------------------------------------------------------- */
+/* --- Command line --------------------------------------------------------- */
 
 static const struct bench_case *
 find_case(const char *name)

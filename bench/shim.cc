@@ -21,7 +21,8 @@
 #define BENCH_BUILD_INFO "unknown"
 #endif
 
-namespace {
+namespace
+{
 
 constexpr uint64_t kBatch = 1000;
 
@@ -131,7 +132,8 @@ main(int argc, char **argv)
 	if (benchmark::ReportUnrecognizedArguments(argc, argv))
 		return 1;
 
-	bench_the_run.think_steps = bench_think_calibrate(think_target, &think_ns);
+	bench_the_run.think_steps =
+		bench_think_calibrate(think_target, &think_ns);
 	benchmark::AddCustomContext("think_steps",
 				    std::to_string(bench_the_run.think_steps));
 	benchmark::AddCustomContext("think_ns", std::to_string(think_ns));
