@@ -153,7 +153,7 @@ check_backoff_level(uint64_t base, double factor, uint64_t ceiling,
 		     got, base);
 	if (is_integer_factor(factor)) {
 		uint64_t want =
-		    backoff_exact(base, (uint64_t)factor, ceiling, level);
+			backoff_exact(base, (uint64_t)factor, ceiling, level);
 
 		if (got != want)
 			fail("backoff differs from exact integer arithmetic",
@@ -174,7 +174,7 @@ check_backoff(uint64_t base, double factor, uint64_t ceiling, uint32_t level)
 			    backoff_binary128(base, factor, level));
 	if (level < CIRCUITS_MAX_BACKOFF_LEVEL) {
 		uint64_t next =
-		    circuits__backoff(base, factor, ceiling, level + 1);
+			circuits__backoff(base, factor, ceiling, level + 1);
 
 		if (next < got)
 			fail("backoff not monotone in the level", base, factor,
@@ -199,12 +199,13 @@ sweep_backoff(uint64_t base, double factor, uint64_t ceiling)
 			     factor, ceiling, level, got, previous);
 		check_backoff_level(base, factor, ceiling, level, got, ref);
 		previous = got;
-		ref =
-		    ref * factor < REF_SATURATED ? ref * factor : REF_SATURATED;
+		ref = ref * factor < REF_SATURATED ? ref * factor
+						   : REF_SATURATED;
 		/* Past the ceiling every further level is the ceiling. */
 		if (got == ceiling && level > 0 && base != 0) {
-			uint64_t last = circuits__backoff(
-			    base, factor, ceiling, CIRCUITS_MAX_BACKOFF_LEVEL);
+			uint64_t last =
+				circuits__backoff(base, factor, ceiling,
+						  CIRCUITS_MAX_BACKOFF_LEVEL);
 
 			if (last != ceiling)
 				fail("backoff left the ceiling", base, factor,
@@ -215,8 +216,7 @@ sweep_backoff(uint64_t base, double factor, uint64_t ceiling)
 	}
 }
 
-/* --- jitter: 192-bit integers ----------------------------------------------
- */
+/* --- jitter: 192-bit integers --------------------------------------------- */
 
 /* Little-endian 64-bit limbs. */
 struct u192 {
@@ -229,7 +229,7 @@ mul_u128_u64(u128 a, uint64_t b)
 	u128 low = (u128)(uint64_t)a * b;
 	u128 high = (u128)(uint64_t)(a >> 64) * b + (uint64_t)(low >> 64);
 	struct u192 r = {
-	    {(uint64_t)low, (uint64_t)high, (uint64_t)(high >> 64)}};
+		{(uint64_t)low, (uint64_t)high, (uint64_t)(high >> 64)}};
 
 	return r;
 }
@@ -329,14 +329,14 @@ check_jitter(uint64_t planned, double jitter, uint64_t bits, uint64_t cap)
 
 	/* The drawn value: planned + planned * mantissa * d / 2^(53 - e). */
 	d = 2 * (int64_t)(bits >> 11) - (INT64_C(1) << 53);
-	product =
-	    mul_u128_u64((u128)planned * mantissa, (uint64_t)(d < 0 ? -d : d));
+	product = mul_u128_u64((u128)planned * mantissa,
+			       (uint64_t)(d < 0 ? -d : d));
 	spread = shift_right_round(&product, (unsigned)(53 - exponent));
 	value = d < 0 ? (u128)planned - spread : (u128)planned + spread;
 	want = clamp_u128(value, cap);
 	/* 1 + ceil(planned / 2^62) */
-	tolerance =
-	    1 + (planned >> 62) + ((planned & ((UINT64_C(1) << 62) - 1)) != 0);
+	tolerance = 1 + (planned >> 62) +
+		    ((planned & ((UINT64_C(1) << 62) - 1)) != 0);
 	if ((got > want ? got - want : want - got) > tolerance)
 		fail_jitter("jitter differs from the exact draw", planned,
 			    jitter, bits, cap, got,
@@ -344,8 +344,7 @@ check_jitter(uint64_t planned, double jitter, uint64_t bits, uint64_t cap)
 			    want + tolerance);
 }
 
-/* --- entry point -----------------------------------------------------------
- */
+/* --- entry point ---------------------------------------------------------- */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

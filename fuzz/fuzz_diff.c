@@ -74,10 +74,10 @@ enum opcode {
 };
 
 static const char *const op_names[OP_COUNT] = {
-    "short",          "short_custom",  "short_nb",        "short_custom_nb",
-    "short_nb(NULL)", "trip",          "trip_custom",     "trip_nb",
-    "trip_custom_nb", "trip_nb(NULL)", "reset",           "reset_backoff",
-    "short burst",    "trip burst",    "toggle listener", "ns_from_seconds",
+	"short",          "short_custom",  "short_nb",        "short_custom_nb",
+	"short_nb(NULL)", "trip",          "trip_custom",     "trip_nb",
+	"trip_custom_nb", "trip_nb(NULL)", "reset",           "reset_backoff",
+	"short burst",    "trip burst",    "toggle listener", "ns_from_seconds",
 };
 
 /* What the hooks saw during one operation. */
@@ -309,10 +309,10 @@ library_call(struct side *side, enum opcode op, uint64_t custom_ns,
 		return circuit ? circuits_circuit_trip_nb(c, owed)
 			       : circuits_breaking_trip_nb(b, owed);
 	case OP_TRIP_CUSTOM_NB:
-		return circuit
-			   ? circuits_circuit_trip_custom_nb(c, custom_ns, owed)
-			   : circuits_breaking_trip_custom_nb(b, custom_ns,
-							      owed);
+		return circuit ? circuits_circuit_trip_custom_nb(c, custom_ns,
+								 owed)
+			       : circuits_breaking_trip_custom_nb(b, custom_ns,
+								  owed);
 	case OP_TRIP_NB_NULL:
 		return circuit ? circuits_circuit_trip_nb(c, NULL)
 			       : circuits_breaking_trip_nb(b, NULL);
@@ -357,8 +357,8 @@ short_or_trip(struct side *side, struct recorder *rec, enum opcode op,
 	rec->sleeps = rec->draws = rec->trips_heard = 0;
 	got = library_call(side, op, custom_ns, &owed);
 	want = is_trip(op)
-		   ? model_trip(&side->model, custom, custom_ns, &planned)
-		   : model_short(&side->model, custom, custom_ns, &planned);
+		       ? model_trip(&side->model, custom, custom_ns, &planned)
+		       : model_short(&side->model, custom, custom_ns, &planned);
 	expect_eq("outcome", (uint64_t)got, (uint64_t)want);
 
 	if (want == CIRCUITS_TRIPPED) {

@@ -83,27 +83,27 @@ static inline uint64_t
 fuzz_u64_pick(struct fuzz_input *in)
 {
 	static const uint64_t extremes[] = {
-	    0,
-	    1,
-	    2,
-	    3,
-	    1000,
-	    UINT64_C(1000000),
-	    UINT64_C(1000000000),
-	    UINT64_C(10000000000),
-	    UINT64_C(60000000000),
-	    UINT64_C(1000000000000000000),
-	    UINT64_C(10000000000000000000),
-	    UINT64_C(1) << 32,
-	    (UINT64_C(1) << 53) - 1,
-	    UINT64_C(1) << 53,
-	    (UINT64_C(1) << 53) + 1,
-	    (UINT64_C(1) << 63) - 1,
-	    UINT64_C(1) << 63,
-	    (UINT64_C(1) << 63) + 1,
-	    UINT64_MAX - 1024,
-	    UINT64_MAX - 1,
-	    UINT64_MAX,
+		0,
+		1,
+		2,
+		3,
+		1000,
+		UINT64_C(1000000),
+		UINT64_C(1000000000),
+		UINT64_C(10000000000),
+		UINT64_C(60000000000),
+		UINT64_C(1000000000000000000),
+		UINT64_C(10000000000000000000),
+		UINT64_C(1) << 32,
+		(UINT64_C(1) << 53) - 1,
+		UINT64_C(1) << 53,
+		(UINT64_C(1) << 53) + 1,
+		(UINT64_C(1) << 63) - 1,
+		UINT64_C(1) << 63,
+		(UINT64_C(1) << 63) + 1,
+		UINT64_MAX - 1024,
+		UINT64_MAX - 1,
+		UINT64_MAX,
 	};
 	uint8_t selector = fuzz_u8(in);
 	size_t count = sizeof extremes / sizeof extremes[0];
@@ -120,23 +120,23 @@ static inline double
 fuzz_factor_pick(struct fuzz_input *in)
 {
 	static const double extremes[] = {
-	    1.0,
-	    1.0 + DBL_EPSILON, /* the smallest factor above 1 */
-	    1.0 + 4 * DBL_EPSILON,
-	    1.000001,
-	    1.0055, /* reaches 2^64 just before the level saturates */
-	    1.01,
-	    1.1,
-	    1.5,
-	    2.0,
-	    2.5,
-	    3.0,
-	    10.0,
-	    1e10,
-	    4294967296.0,
-	    1.8446744073709552e19, /* 2^64 */
-	    1e300,
-	    DBL_MAX,
+		1.0,
+		1.0 + DBL_EPSILON, /* the smallest factor above 1 */
+		1.0 + 4 * DBL_EPSILON,
+		1.000001,
+		1.0055, /* reaches 2^64 just before the level saturates */
+		1.01,
+		1.1,
+		1.5,
+		2.0,
+		2.5,
+		3.0,
+		10.0,
+		1e10,
+		4294967296.0,
+		1.8446744073709552e19, /* 2^64 */
+		1e300,
+		DBL_MAX,
 	};
 	uint8_t selector = fuzz_u8(in);
 	size_t count = sizeof extremes / sizeof extremes[0];
@@ -161,12 +161,12 @@ static inline double
 fuzz_jitter_pick(struct fuzz_input *in)
 {
 	static const double extremes[] = {
-	    0.0,     1.0,
-	    0.5,     0.1,
-	    0.25,    1.0 - DBL_EPSILON / 2,   /* largest double below 1 */
-	    DBL_MIN, 4.9406564584124654e-324, /* smallest subnormal */
-	    0x1p-30, 0x1p-11,
-	    0x1p-10, 0x1p-60,
+		0.0,     1.0,
+		0.5,     0.1,
+		0.25,    1.0 - DBL_EPSILON / 2,   /* largest double below 1 */
+		DBL_MIN, 4.9406564584124654e-324, /* smallest subnormal */
+		0x1p-30, 0x1p-11,
+		0x1p-10, 0x1p-60,
 	};
 	uint8_t selector = fuzz_u8(in);
 	size_t count = sizeof extremes / sizeof extremes[0];

@@ -91,8 +91,7 @@ expect(bool ok, const char *what, long long got, long long want)
 		fail(what, got, want);
 }
 
-/* --- placements ------------------------------------------------------------
- */
+/* --- placements ----------------------------------------------------------- */
 
 static uint8_t *fence_area; /* MAX_SEGMENT + 64 bytes, then a guard page */
 static size_t page_size;
@@ -186,8 +185,8 @@ attach(struct attached *a, enum model_kind kind, uint8_t *segment, size_t size)
 	if (kind == MODEL_CIRCUIT) {
 		memset(&a->circuit, 0x5a, sizeof a->circuit);
 		circuit_before = a->circuit;
-		rc =
-		    circuits_circuit_attach_segment(&a->circuit, segment, size);
+		rc = circuits_circuit_attach_segment(&a->circuit, segment,
+						     size);
 		if (rc != 0) {
 			expect(memcmp(&a->circuit, &circuit_before,
 				      sizeof a->circuit) == 0,
@@ -299,8 +298,7 @@ reachable(const struct circuits_state *state, enum model_kind kind)
 	       CIRCUITS__SEQ_SPAN / 2;
 }
 
-/* --- the program ------------------------------------------------------------
- */
+/* --- the program ---------------------------------------------------------- */
 
 enum step_kind {
 	STEP_SHORT_NB,
@@ -347,9 +345,10 @@ run_step(struct attached *a, enum step_kind kind, uint64_t custom,
 		return circuit ? circuits_circuit_short(c)
 			       : circuits_breaking_short(b);
 	case STEP_SHORT_CUSTOM_NB:
-		return circuit
-			   ? circuits_circuit_short_custom_nb(c, custom, owed)
-			   : circuits_breaking_short_custom_nb(b, custom, owed);
+		return circuit ? circuits_circuit_short_custom_nb(c, custom,
+								  owed)
+			       : circuits_breaking_short_custom_nb(b, custom,
+								   owed);
 	case STEP_TRIP_NB:
 		return circuit ? circuits_circuit_trip_nb(c, owed)
 			       : circuits_breaking_trip_nb(b, owed);
@@ -414,8 +413,8 @@ model_step(struct model *m, enum step_kind kind, uint64_t custom,
 		break;
 	}
 	*owed = outcome == CIRCUITS_TRIPPED
-		    ? model_owed(m, planned, is_custom, FIXED_RANDOM)
-		    : 0;
+			? model_owed(m, planned, is_custom, FIXED_RANDOM)
+			: 0;
 	return outcome;
 }
 
@@ -427,7 +426,7 @@ same_config(const circuits_config_t *x, const circuits_config_t *y)
 	       x->sleep_time_after_trip == y->sleep_time_after_trip &&
 	       x->max_sleep_time == y->max_sleep_time &&
 	       memcmp(&x->backoff_factor, &y->backoff_factor, sizeof(double)) ==
-		   0 &&
+		       0 &&
 	       memcmp(&x->jitter, &y->jitter, sizeof(double)) == 0;
 }
 
@@ -452,7 +451,7 @@ run_program(struct attached *a, uint64_t seed, bool strict, struct trace *trace)
 	for (int i = 0; i < PROGRAM_STEPS; i++) {
 		/* Shorts twice as likely: small thresholds then trip. */
 		enum step_kind kind =
-		    (enum step_kind)((seed >> (i % 61)) % (STEP_KINDS + 2));
+			(enum step_kind)((seed >> (i % 61)) % (STEP_KINDS + 2));
 		uint64_t custom = custom_sleep(seed, i % 32), owed, want_owed;
 		int outcome, want_outcome;
 
@@ -468,12 +467,12 @@ run_program(struct attached *a, uint64_t seed, bool strict, struct trace *trace)
 		/* Invariants that hold whatever the hot line held. */
 		if (kind <= STEP_TRIP_CUSTOM) {
 			expect(outcome == CIRCUITS_COUNTED ||
-				   outcome == CIRCUITS_TRIPPED ||
-				   (a->kind == MODEL_BREAKING &&
-				    outcome == CIRCUITS_ALREADY_BROKEN),
+				       outcome == CIRCUITS_TRIPPED ||
+				       (a->kind == MODEL_BREAKING &&
+					outcome == CIRCUITS_ALREADY_BROKEN),
 			       "bad outcome", outcome, 0);
 			expect(a->rec.trips_heard ==
-				   (outcome == CIRCUITS_TRIPPED),
+				       (outcome == CIRCUITS_TRIPPED),
 			       "listener calls", a->rec.trips_heard,
 			       outcome == CIRCUITS_TRIPPED);
 			expect(a->rec.sleeps <= (step_is_blocking(kind) &&
@@ -498,12 +497,12 @@ run_program(struct attached *a, uint64_t seed, bool strict, struct trace *trace)
 		expect(snap.backoff_level <= CIRCUITS_MAX_BACKOFF_LEVEL,
 		       "level above the maximum", snap.backoff_level,
 		       CIRCUITS_MAX_BACKOFF_LEVEL);
-		expect(
-		    snap.current_sleep_time ==
-			model_sleep_for_level(&m, snap.backoff_level),
-		    "current_sleep_time is not the level's backoff",
-		    (long long)snap.current_sleep_time,
-		    (long long)model_sleep_for_level(&m, snap.backoff_level));
+		expect(snap.current_sleep_time ==
+			       model_sleep_for_level(&m, snap.backoff_level),
+		       "current_sleep_time is not the level's backoff",
+		       (long long)snap.current_sleep_time,
+		       (long long)model_sleep_for_level(&m,
+							snap.backoff_level));
 		if (a->kind == MODEL_CIRCUIT) {
 			expect(snap.times_shorted < config.num_shorts_to_trip,
 			       "count at or above N",
@@ -553,8 +552,7 @@ same_trace(const struct trace *x, const struct trace *y)
 	return true;
 }
 
-/* --- attaching a segment every way -----------------------------------------
- */
+/* --- attaching a segment every way ---------------------------------------- */
 
 static uint64_t
 hash_bytes(const uint8_t *bytes, size_t size)
@@ -606,8 +604,8 @@ check_segment(const uint8_t *bytes, size_t size)
 		if (rc[k] == 0) {
 			/* Decide before any operation changes the state. */
 			strict = reachable(
-			    (const struct circuits_state *)(heap + header),
-			    kinds[k]);
+				(const struct circuits_state *)(heap + header),
+				kinds[k]);
 			run_program(&heap_handle, seed, strict, &heap_trace);
 			run_program(&fenced_handle, seed, strict,
 				    &fenced_trace);
@@ -617,8 +615,8 @@ check_segment(const uint8_t *bytes, size_t size)
 		flush = place_fenced(bytes, size, false);
 		rc_flush = attach(&flush_handle, kinds[k], flush, size);
 		expect(rc_flush == ((uintptr_t)flush % 64 != 0
-					? CIRCUITS_E_ALIGNMENT
-					: rc[k]),
+					    ? CIRCUITS_E_ALIGNMENT
+					    : rc[k]),
 		       "unaligned placement", rc_flush, CIRCUITS_E_ALIGNMENT);
 		free(heap);
 	}
@@ -633,8 +631,7 @@ check_segment(const uint8_t *bytes, size_t size)
 		       CIRCUITS_E_WRONG_KIND);
 }
 
-/* --- built segments ---------------------------------------------------------
- */
+/* --- built segments ------------------------------------------------------- */
 
 static void
 fix_checksum(uint8_t *segment, size_t size)

@@ -96,8 +96,9 @@ write_seed(const char *target, const struct seed *s, const char *fmt, ...)
 	}
 }
 
-/* --- fuzz_arith: flags, base, max, factor, level, jitter, bits, planned,
- * cap --------------------------------------------------------------------- */
+/* --- fuzz_arith ---------------------------------------------------------- */
+
+/* Input: flags, base, max, factor, level, jitter, bits, planned, cap. */
 
 static void
 arith_seed(const char *name, unsigned flags, uint64_t base, uint64_t max,
@@ -164,9 +165,10 @@ arith_seeds(void)
 		   0.999, 7, 1000, UINT64_C(1) << 60);
 }
 
-/* --- fuzz_diff: threshold, base, max, factor, jitter, random mode, random
- * seed, validation, validation bits, then opcodes ---------------------------
- */
+/* --- fuzz_diff ----------------------------------------------------------- */
+
+/* Input: threshold, base, max, factor, jitter, random mode, random seed,
+ * validation, validation bits, then opcodes. */
 
 enum diff_op { /* fuzz_diff.c's enum opcode, in order */
 	       D_SHORT,
@@ -281,8 +283,7 @@ diff_seeds(void)
 	write_seed("fuzz_diff", &s, "ns-from-seconds");
 }
 
-/* --- fuzz_shm_attach --------------------------------------------------------
- */
+/* --- fuzz_shm_attach ------------------------------------------------------ */
 
 static void
 no_sleep(uint64_t ns, void *arg)

@@ -41,21 +41,21 @@
 #include "lincheck.h"
 
 static const char *const kind_names[LIN_KINDS] = {
-    [LIN_SHORT] = "short_nb",
-    [LIN_SHORT_CUSTOM] = "short_custom_nb",
-    [LIN_SHORT_BLOCKING] = "short",
-    [LIN_SHORT_CUSTOM_BLOCKING] = "short_custom",
-    [LIN_TRIP] = "trip_nb",
-    [LIN_TRIP_CUSTOM] = "trip_custom_nb",
-    [LIN_TRIP_BLOCKING] = "trip",
-    [LIN_TRIP_CUSTOM_BLOCKING] = "trip_custom",
-    [LIN_RESET] = "reset",
-    [LIN_RESET_BACKOFF] = "reset_backoff",
-    [LIN_TIMES_SHORTED] = "times_shorted",
-    [LIN_TOTAL_TRIPS] = "total_trips",
-    [LIN_CURRENT_SLEEP_TIME] = "current_sleep_time",
-    [LIN_BROKEN] = "broken",
-    [LIN_SNAPSHOT] = "snapshot",
+	[LIN_SHORT] = "short_nb",
+	[LIN_SHORT_CUSTOM] = "short_custom_nb",
+	[LIN_SHORT_BLOCKING] = "short",
+	[LIN_SHORT_CUSTOM_BLOCKING] = "short_custom",
+	[LIN_TRIP] = "trip_nb",
+	[LIN_TRIP_CUSTOM] = "trip_custom_nb",
+	[LIN_TRIP_BLOCKING] = "trip",
+	[LIN_TRIP_CUSTOM_BLOCKING] = "trip_custom",
+	[LIN_RESET] = "reset",
+	[LIN_RESET_BACKOFF] = "reset_backoff",
+	[LIN_TIMES_SHORTED] = "times_shorted",
+	[LIN_TOTAL_TRIPS] = "total_trips",
+	[LIN_CURRENT_SLEEP_TIME] = "current_sleep_time",
+	[LIN_BROKEN] = "broken",
+	[LIN_SNAPSHOT] = "snapshot",
 };
 
 const char *
@@ -88,7 +88,7 @@ matches_trip_result(const struct model *m, const struct lin_event *event,
 	bool custom = lin_is_custom(event->kind);
 	bool tripped = outcome == CIRCUITS_TRIPPED;
 	uint64_t owed =
-	    tripped ? model_owed(m, planned, custom, random_bits) : 0;
+		tripped ? model_owed(m, planned, custom, random_bits) : 0;
 
 	if (r->outcome != outcome || r->owed != owed)
 		return false;
@@ -144,7 +144,7 @@ lin_apply(struct model *m, const struct lin_event *event, uint64_t random_bits)
 		return r->snapshot.times_shorted == snap.times_shorted &&
 		       r->snapshot.total_trips == snap.total_trips &&
 		       r->snapshot.current_sleep_time ==
-			   snap.current_sleep_time &&
+			       snap.current_sleep_time &&
 		       r->snapshot.backoff_level == snap.backoff_level &&
 		       r->snapshot.broken == snap.broken;
 	default:
@@ -152,8 +152,7 @@ lin_apply(struct model *m, const struct lin_event *event, uint64_t random_bits)
 	}
 }
 
-/* --- memo of dead ends ------------------------------------------------------
- */
+/* --- memo of dead ends ---------------------------------------------------- */
 
 #define MEMO_BITS 15
 #define MEMO_SIZE (1u << MEMO_BITS)
@@ -193,8 +192,8 @@ memo_same(const struct memo_entry *e, uint64_t placed, const struct model *m)
 static uint32_t
 memo_slot(uint64_t placed, const struct model *m)
 {
-	uint64_t h =
-	    mix64(placed ^ mix64(m->times_shorted ^
+	uint64_t h = mix64(placed ^
+			   mix64(m->times_shorted ^
 				 mix64(m->total_trips ^
 				       ((uint64_t)m->level << 1 | m->broken))));
 
@@ -227,12 +226,12 @@ memo_add(uint64_t placed, const struct model *m)
 
 		if (e->epoch != memo_epoch) {
 			*e = (struct memo_entry){
-			    .epoch = memo_epoch,
-			    .level = m->level,
-			    .placed = placed,
-			    .times_shorted = m->times_shorted,
-			    .total_trips = m->total_trips,
-			    .broken = m->broken,
+				.epoch = memo_epoch,
+				.level = m->level,
+				.placed = placed,
+				.times_shorted = m->times_shorted,
+				.total_trips = m->total_trips,
+				.broken = m->broken,
 			};
 			return;
 		}
@@ -240,8 +239,7 @@ memo_add(uint64_t placed, const struct model *m)
 	/* Neighbourhood full: forget this one; the search stays correct. */
 }
 
-/* --- the search -------------------------------------------------------------
- */
+/* --- the search ----------------------------------------------------------- */
 
 struct search {
 	const struct lin_history *history;
@@ -284,9 +282,9 @@ lin_check(const struct lin_history *history, struct lin_stats *stats)
 {
 	struct lin_stats ignored = {0, 0};
 	struct search s = {
-	    .history = history,
-	    .all = (UINT64_C(1) << history->count) - 1, /* count <= 32 */
-	    .stats = stats != NULL ? stats : &ignored,
+		.history = history,
+		.all = (UINT64_C(1) << history->count) - 1, /* count <= 32 */
+		.stats = stats != NULL ? stats : &ignored,
 	};
 
 	if (++memo_epoch == 0) { /* wrapped: old entries would look valid */
@@ -296,8 +294,7 @@ lin_check(const struct lin_history *history, struct lin_stats *stats)
 	return extend(&s, 0, &history->initial);
 }
 
-/* --- printing
- * ----------------------------------------------------------------- */
+/* --- printing ------------------------------------------------------------- */
 
 static const char *
 outcome_name(int outcome)

@@ -110,7 +110,7 @@ writer(void *arg)
 
 		if (run.mode == CIRCUIT) {
 			outcome =
-			    circuits_circuit_short_nb(&run.circuit, &owed);
+				circuits_circuit_short_nb(&run.circuit, &owed);
 			tally_outcome(t, outcome, owed);
 			continue;
 		}
@@ -170,8 +170,8 @@ reader(void *arg)
 		if (s.backoff_level < last.backoff_level)
 			reader_fail("level went down", &s);
 		if (s.backoff_level != (settled < CIRCUITS_MAX_BACKOFF_LEVEL
-					    ? settled
-					    : CIRCUITS_MAX_BACKOFF_LEVEL))
+						? settled
+						: CIRCUITS_MAX_BACKOFF_LEVEL))
 			reader_fail("level does not match the trips", &s);
 		last = s;
 	}
@@ -215,7 +215,8 @@ run_threads(enum mode mode, uint64_t n, int threads, struct tally *sum,
 	start_barrier_init(&run.start, (unsigned)threads + 1);
 	for (int i = 0; i < threads; i++)
 		ck_assert_int_eq(
-		    pthread_create(&ids[i], NULL, writer, &run.tally[i]), 0);
+			pthread_create(&ids[i], NULL, writer, &run.tally[i]),
+			0);
 	ck_assert_int_eq(pthread_create(&ids[threads], NULL, reader,
 					(void *)(uintptr_t)threads),
 			 0);
@@ -274,8 +275,7 @@ sleep_for_level(uint64_t level)
 static const int thread_counts[] = {2, 4, 8, 16};
 #define THREAD_COUNTS 4
 
-/* --- Circuit -----------------------------------------------------------------
- */
+/* --- Circuit -------------------------------------------------------------- */
 
 static const uint64_t circuit_thresholds[] = {1, 2, 7, 1000003};
 #define CIRCUIT_THRESHOLDS 4
@@ -315,8 +315,7 @@ START_TEST(circuit_exact_totals)
 }
 END_TEST
 
-/* --- BreakingCircuit
- * ----------------------------------------------------------- */
+/* --- BreakingCircuit ------------------------------------------------------ */
 
 static const uint64_t breaking_thresholds[] = {1, 13};
 #define BREAKING_THRESHOLDS 2
