@@ -276,6 +276,47 @@ CIRCUITS_API int circuits_circuit_init(circuits_circuit_t *circuit,
 				       const circuits_config_t *config);
 
 /*
+ * The shorts are inline: the common case, a short that does not trip, is one
+ * atomic fetch-and-add and a compare in the caller, with no call.  The rare
+ * rest (a trip, or a short landing while a trip is still being tidied) is the
+ * exported function below, which is not meant to be called directly.
+ *
+ * Like circuits_breaking_broken() further down, this fetch-and-add is a
+ * compiler __atomic builtin rather than src/atomic.h, so that it can be
+ * inlined without ck's headers; its ordering, acq_rel, is the one atomic.h
+ * gives every read-modify-write.  Release: a short that trips publishes the
+ * caller's earlier writes to whoever observes the trip; acquire: the trip
+ * winner's bookkeeping reads the state its trip came from.
+ */
+#define CIRCUITS_COUNT_MASK_ ((UINT64_C(1) << 34) - 1)
+
+CIRCUITS_API int circuits_circuit_short_rest_(circuits_circuit_t *circuit,
+					      uint64_t old_word, bool custom,
+					      uint64_t sleep_ns,
+					      uint64_t *owed_ns, bool blocking);
+
+static inline int
+circuits_circuit_short_inline_(circuits_circuit_t *circuit, bool custom,
+			       uint64_t sleep_ns, uint64_t *owed_ns,
+			       bool blocking)
+{
+	struct circuits_state *state = circuit->state;
+	/* The linearization point of every short (src/state.h). */
+	uint64_t old_word =
+		__atomic_fetch_add(&state->word, 1, __ATOMIC_ACQ_REL);
+
+	if (__builtin_expect((old_word & CIRCUITS_COUNT_MASK_) + 1 <
+				     state->threshold,
+			     1)) {
+		if (owed_ns != NULL)
+			*owed_ns = 0;
+		return CIRCUITS_COUNTED;
+	}
+	return circuits_circuit_short_rest_(circuit, old_word, custom,
+					    sleep_ns, owed_ns, blocking);
+}
+
+/*
  * Counts one short.  The short that brings the count to N trips the circuit:
  * the count goes to 0, total_trips and the backoff level go up by one, and
  * this caller alone sleeps the jittered current_sleep_time as it was before
@@ -284,13 +325,21 @@ CIRCUITS_API int circuits_circuit_init(circuits_circuit_t *circuit,
  * caller sleeps count toward the next window.  Blocks only when it trips.
  * Uncontended it costs one atomic fetch-and-add.
  */
-CIRCUITS_API int circuits_circuit_short(circuits_circuit_t *circuit);
+static inline int
+circuits_circuit_short(circuits_circuit_t *circuit)
+{
+	return circuits_circuit_short_inline_(circuit, false, 0, NULL, true);
+}
 
 /* As circuits_circuit_short(), but a tripping caller sleeps sleep_ns (with
  * jitter, and no ceiling) instead of the backoff.  The backoff level still
  * goes up by one. */
-CIRCUITS_API int circuits_circuit_short_custom(circuits_circuit_t *circuit,
-					       uint64_t sleep_ns);
+static inline int
+circuits_circuit_short_custom(circuits_circuit_t *circuit, uint64_t sleep_ns)
+{
+	return circuits_circuit_short_inline_(circuit, true, sleep_ns, NULL,
+					      true);
+}
 
 /* Trips now (count to 0, total_trips and level up by one), sleeps the jittered
  * backoff of the level before the trip, returns CIRCUITS_TRIPPED. */
@@ -306,11 +355,19 @@ CIRCUITS_API int circuits_circuit_trip_custom(circuits_circuit_t *circuit,
  * the caller owes (0 when it did not trip), for an event loop or coroutine
  * runtime to wait out.  owed_ns may be NULL.  Never block.
  */
-CIRCUITS_API int circuits_circuit_short_nb(circuits_circuit_t *circuit,
-					   uint64_t *owed_ns);
-CIRCUITS_API int circuits_circuit_short_custom_nb(circuits_circuit_t *circuit,
-						  uint64_t sleep_ns,
-						  uint64_t *owed_ns);
+static inline int
+circuits_circuit_short_nb(circuits_circuit_t *circuit, uint64_t *owed_ns)
+{
+	return circuits_circuit_short_inline_(circuit, false, 0, owed_ns,
+					      false);
+}
+static inline int
+circuits_circuit_short_custom_nb(circuits_circuit_t *circuit, uint64_t sleep_ns,
+				 uint64_t *owed_ns)
+{
+	return circuits_circuit_short_inline_(circuit, true, sleep_ns, owed_ns,
+					      false);
+}
 CIRCUITS_API int circuits_circuit_trip_nb(circuits_circuit_t *circuit,
 					  uint64_t *owed_ns);
 CIRCUITS_API int circuits_circuit_trip_custom_nb(circuits_circuit_t *circuit,
@@ -358,6 +415,41 @@ CIRCUITS_API void circuits_circuit_set_listener(circuits_circuit_t *circuit,
 CIRCUITS_API int circuits_breaking_init(circuits_breaking_t *breaker,
 					const circuits_config_t *config);
 
+/* Bit of the state word that is set exactly while the circuit is broken
+ * (src/state.h draws the whole word). */
+#define CIRCUITS_BROKEN_BIT_ (UINT64_C(1) << 34)
+
+/* Inline shorts, as for the circuit above: the fetch-and-add itself breaks the
+ * circuit when it carries into the broken bit (src/state.h), so the common
+ * case is the add and two bit tests; the rest is out of line. */
+CIRCUITS_API int circuits_breaking_short_rest_(circuits_breaking_t *breaker,
+					       uint64_t old_word, bool custom,
+					       uint64_t sleep_ns,
+					       uint64_t *owed_ns,
+					       bool blocking);
+
+static inline int
+circuits_breaking_short_inline_(circuits_breaking_t *breaker, bool custom,
+				uint64_t sleep_ns, uint64_t *owed_ns,
+				bool blocking)
+{
+	/* The linearization point of every short; acq_rel as above: the
+	 * short that breaks releases to every poller that acquires the bit. */
+	uint64_t old_word = __atomic_fetch_add(&breaker->state->word, 1,
+					       __ATOMIC_ACQ_REL);
+
+	if (__builtin_expect((old_word & CIRCUITS_BROKEN_BIT_) == 0 &&
+				     (old_word & CIRCUITS_COUNT_MASK_) !=
+					     CIRCUITS_COUNT_MASK_,
+			     1)) {
+		if (owed_ns != NULL)
+			*owed_ns = 0;
+		return CIRCUITS_COUNTED;
+	}
+	return circuits_breaking_short_rest_(breaker, old_word, custom,
+					     sleep_ns, owed_ns, blocking);
+}
+
 /*
  * When not broken, counts one short; the short that brings the count to N
  * breaks the circuit (broken, count 0, total_trips + 1), sleeps the jittered
@@ -365,9 +457,17 @@ CIRCUITS_API int circuits_breaking_init(circuits_breaking_t *breaker,
  * CIRCUITS_COUNTED.  When already broken it counts nothing, never sleeps and
  * returns CIRCUITS_ALREADY_BROKEN.  Blocks only when it breaks.
  */
-CIRCUITS_API int circuits_breaking_short(circuits_breaking_t *breaker);
-CIRCUITS_API int circuits_breaking_short_custom(circuits_breaking_t *breaker,
-						uint64_t sleep_ns);
+static inline int
+circuits_breaking_short(circuits_breaking_t *breaker)
+{
+	return circuits_breaking_short_inline_(breaker, false, 0, NULL, true);
+}
+static inline int
+circuits_breaking_short_custom(circuits_breaking_t *breaker, uint64_t sleep_ns)
+{
+	return circuits_breaking_short_inline_(breaker, true, sleep_ns, NULL,
+					       true);
+}
 
 /* Breaks it now and sleeps (CIRCUITS_TRIPPED); when already broken changes
  * nothing, sleeps nothing and returns CIRCUITS_ALREADY_BROKEN.  However many
@@ -377,11 +477,19 @@ CIRCUITS_API int circuits_breaking_trip_custom(circuits_breaking_t *breaker,
 					       uint64_t sleep_ns);
 
 /* Non-blocking variants, as for the circuit. */
-CIRCUITS_API int circuits_breaking_short_nb(circuits_breaking_t *breaker,
-					    uint64_t *owed_ns);
-CIRCUITS_API int
+static inline int
+circuits_breaking_short_nb(circuits_breaking_t *breaker, uint64_t *owed_ns)
+{
+	return circuits_breaking_short_inline_(breaker, false, 0, owed_ns,
+					       false);
+}
+static inline int
 circuits_breaking_short_custom_nb(circuits_breaking_t *breaker,
-				  uint64_t sleep_ns, uint64_t *owed_ns);
+				  uint64_t sleep_ns, uint64_t *owed_ns)
+{
+	return circuits_breaking_short_inline_(breaker, true, sleep_ns, owed_ns,
+					       false);
+}
 CIRCUITS_API int circuits_breaking_trip_nb(circuits_breaking_t *breaker,
 					   uint64_t *owed_ns);
 CIRCUITS_API int circuits_breaking_trip_custom_nb(circuits_breaking_t *breaker,
@@ -503,18 +611,14 @@ CIRCUITS_API int circuits_breaking_detach(circuits_breaking_t *breaker);
  * or the last user, unlinks it.  CIRCUITS_E_NOT_FOUND if there is none. */
 CIRCUITS_API int circuits_shared_unlink(const char *name);
 
-/* Bit of the state word that is set exactly while the circuit is broken
- * (src/state.h draws the whole word). */
-#define CIRCUITS_BROKEN_BIT_ (UINT64_C(1) << 34)
-
 /*
  * True while broken.  One acquire load and a bit test, inlined so that it can
  * be polled in a `while (!circuits_breaking_broken(b))` loop.  Pairs with the
  * release of the operation that broke the circuit.  Never blocks.
  *
- * This is the one atomic outside src/atomic.h: it uses the compiler's
- * __atomic builtin so that it can be inlined into callers without ck's
- * headers, and so that ThreadSanitizer sees it in callers' builds.
+ * Like the inline shorts, it uses the compiler's __atomic builtin so that it
+ * can be inlined into callers without ck's headers, and so that
+ * ThreadSanitizer sees it in callers' builds.
  */
 static inline bool
 circuits_breaking_broken(const circuits_breaking_t *breaker)

@@ -2,8 +2,9 @@
  * breaking.c - the breaking circuit: breaks at N and stays broken until
  * reset.
  *
- * short() is one fetch-and-add: the count is stored offset by 2^34 - N, so
- * the N-th short's addition carries into the broken bit by itself (state.h).
+ * short() is one fetch-and-add, inlined into the caller from circuits.h: the
+ * count is stored offset by 2^34 - N, so the N-th short's addition carries
+ * into the broken bit by itself (state.h).
  * trip(), reset() and reset_backoff() are compare-and-swap loops, so exactly
  * one of any number of racing callers wins each break and each reset.
  */
@@ -35,7 +36,7 @@ trim_broken_count(struct circuits_state *state)
 
 /* The rare end of a short: this short's addition carried, so it broke the
  * circuit.  A break leaves the backoff level as it is. */
-CIRCUITS__COLD static int
+static int
 short_broke(circuits_breaking_t *breaker, uint64_t old_word, bool custom,
 	    uint64_t custom_ns, uint64_t *owed_ns)
 {
@@ -44,32 +45,6 @@ short_broke(circuits_breaking_t *breaker, uint64_t old_word, bool custom,
 
 	*owed_ns = circuits__won_trip(&breaker->hooks, breaker->state, &trip);
 	return CIRCUITS_TRIPPED;
-}
-
-static inline int
-breaking_short(circuits_breaking_t *breaker, bool custom, uint64_t custom_ns,
-	       uint64_t *owed_ns)
-{
-	struct circuits_state *state = breaker->state;
-	/*
-	 * The linearization point of every short.  acq_rel: the short that
-	 * breaks the circuit releases the caller's earlier writes to every
-	 * poller that acquires the broken bit; acquire orders the winner's
-	 * reads after its own break.
-	 */
-	uint64_t old_word = circuits__faa_acq_rel(&state->word, 1);
-
-	*owed_ns = 0;
-	if (CIRCUITS__UNLIKELY(word_broken(old_word))) {
-		if (CIRCUITS__UNLIKELY(circuits__word_count(old_word) >=
-				       CIRCUITS__BROKEN_COUNT_LIMIT))
-			trim_broken_count(state);
-		return CIRCUITS_ALREADY_BROKEN;
-	}
-	if (CIRCUITS__LIKELY(circuits__word_count(old_word) !=
-			     CIRCUITS__COUNT_MASK))
-		return CIRCUITS_COUNTED;
-	return short_broke(breaker, old_word, custom, custom_ns, owed_ns);
 }
 
 static int
@@ -97,12 +72,11 @@ breaking_trip(circuits_breaking_t *breaker, bool custom, uint64_t custom_ns,
 
 /* As run() in circuit.c. */
 static inline int
-run(circuits_breaking_t *breaker, bool is_trip, bool custom, uint64_t sleep_ns,
+run(circuits_breaking_t *breaker, bool custom, uint64_t sleep_ns,
     uint64_t *owed_ns, bool blocking)
 {
 	uint64_t owed;
-	int rc = is_trip ? breaking_trip(breaker, custom, sleep_ns, &owed)
-			 : breaking_short(breaker, custom, sleep_ns, &owed);
+	int rc = breaking_trip(breaker, custom, sleep_ns, &owed);
 
 	return circuits__deliver(&breaker->hooks, rc, owed, owed_ns, blocking);
 }
@@ -124,54 +98,50 @@ circuits_breaking_init(circuits_breaking_t *breaker,
 	return CIRCUITS_OK;
 }
 
+/* The rest of a short whose inline fast path (circuits.h) saw the circuit
+ * broken, or saw its own addition carry into the broken bit. */
 int
-circuits_breaking_short(circuits_breaking_t *breaker)
+circuits_breaking_short_rest_(circuits_breaking_t *breaker, uint64_t old_word,
+			      bool custom, uint64_t sleep_ns, uint64_t *owed_ns,
+			      bool blocking)
 {
-	return run(breaker, false, false, 0, NULL, true);
-}
+	uint64_t owed = 0;
+	int rc;
 
-int
-circuits_breaking_short_custom(circuits_breaking_t *breaker, uint64_t sleep_ns)
-{
-	return run(breaker, false, true, sleep_ns, NULL, true);
-}
-
-int
-circuits_breaking_short_nb(circuits_breaking_t *breaker, uint64_t *owed_ns)
-{
-	return run(breaker, false, false, 0, owed_ns, false);
-}
-
-int
-circuits_breaking_short_custom_nb(circuits_breaking_t *breaker,
-				  uint64_t sleep_ns, uint64_t *owed_ns)
-{
-	return run(breaker, false, true, sleep_ns, owed_ns, false);
+	if (word_broken(old_word)) {
+		if (circuits__word_count(old_word) >=
+		    CIRCUITS__BROKEN_COUNT_LIMIT)
+			trim_broken_count(breaker->state);
+		rc = CIRCUITS_ALREADY_BROKEN;
+	} else {
+		rc = short_broke(breaker, old_word, custom, sleep_ns, &owed);
+	}
+	return circuits__deliver(&breaker->hooks, rc, owed, owed_ns, blocking);
 }
 
 int
 circuits_breaking_trip(circuits_breaking_t *breaker)
 {
-	return run(breaker, true, false, 0, NULL, true);
+	return run(breaker, false, 0, NULL, true);
 }
 
 int
 circuits_breaking_trip_custom(circuits_breaking_t *breaker, uint64_t sleep_ns)
 {
-	return run(breaker, true, true, sleep_ns, NULL, true);
+	return run(breaker, true, sleep_ns, NULL, true);
 }
 
 int
 circuits_breaking_trip_nb(circuits_breaking_t *breaker, uint64_t *owed_ns)
 {
-	return run(breaker, true, false, 0, owed_ns, false);
+	return run(breaker, false, 0, owed_ns, false);
 }
 
 int
 circuits_breaking_trip_custom_nb(circuits_breaking_t *breaker,
 				 uint64_t sleep_ns, uint64_t *owed_ns)
 {
-	return run(breaker, true, true, sleep_ns, owed_ns, false);
+	return run(breaker, true, sleep_ns, owed_ns, false);
 }
 
 bool

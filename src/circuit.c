@@ -1,10 +1,11 @@
 /*
  * circuit.c - the auto-resetting circuit.
  *
- * short() is one fetch-and-add on the state word; the old value it returns
- * says whether this short tripped the circuit (state.h draws the word and
- * explains "pending" trips).  Only the rare cases leave the fast path:
- * a trip, or a short that lands while a trip is still pending.
+ * short() is one fetch-and-add on the state word, inlined into the caller
+ * from circuits.h; the old value it returns says whether this short tripped
+ * the circuit (state.h draws the word and explains "pending" trips).  Only
+ * the rare cases come here: a trip, or a short that lands while a trip is
+ * still pending.
  */
 #include "internal.h"
 
@@ -28,7 +29,7 @@ fold_pending(struct circuits_state *state)
 	}
 }
 
-CIRCUITS__COLD static int
+static int
 short_slow(circuits_circuit_t *circuit, uint64_t old_word, uint64_t count,
 	   bool custom, uint64_t custom_ns, uint64_t *owed_ns)
 {
@@ -47,27 +48,6 @@ short_slow(circuits_circuit_t *circuit, uint64_t old_word, uint64_t count,
 						count / state->threshold - 1);
 	*owed_ns = circuits__won_trip(&circuit->hooks, state, &trip);
 	return CIRCUITS_TRIPPED;
-}
-
-static inline int
-circuit_short(circuits_circuit_t *circuit, bool custom, uint64_t custom_ns,
-	      uint64_t *owed_ns)
-{
-	struct circuits_state *state = circuit->state;
-	/*
-	 * The linearization point of every short.  acq_rel: release so that a
-	 * short that trips publishes the caller's earlier writes to whoever
-	 * observes the trip; acquire so that a winner's reads below see the
-	 * state its own trip came from.
-	 */
-	uint64_t old_word = circuits__faa_acq_rel(&state->word, 1);
-	uint64_t count = circuits__word_count(old_word) + 1;
-
-	if (CIRCUITS__LIKELY(count < state->threshold)) {
-		*owed_ns = 0;
-		return CIRCUITS_COUNTED;
-	}
-	return short_slow(circuit, old_word, count, custom, custom_ns, owed_ns);
 }
 
 static int
@@ -110,67 +90,54 @@ circuits_circuit_init(circuits_circuit_t *circuit,
 	return CIRCUITS_OK;
 }
 
-/* Every short and trip entry point is this with constant arguments, which
- * the compiler folds away. */
+/* Every trip entry point is this with constant arguments, which the
+ * compiler folds away. */
 static inline int
-run(circuits_circuit_t *circuit, bool is_trip, bool custom, uint64_t sleep_ns,
+run(circuits_circuit_t *circuit, bool custom, uint64_t sleep_ns,
     uint64_t *owed_ns, bool blocking)
 {
 	uint64_t owed;
-	int rc = is_trip ? circuit_trip(circuit, custom, sleep_ns, &owed)
-			 : circuit_short(circuit, custom, sleep_ns, &owed);
+	int rc = circuit_trip(circuit, custom, sleep_ns, &owed);
 
 	return circuits__deliver(&circuit->hooks, rc, owed, owed_ns, blocking);
 }
 
 int
-circuits_circuit_short(circuits_circuit_t *circuit)
+circuits_circuit_short_rest_(circuits_circuit_t *circuit, uint64_t old_word,
+			     bool custom, uint64_t sleep_ns, uint64_t *owed_ns,
+			     bool blocking)
 {
-	return run(circuit, false, false, 0, NULL, true);
-}
+	uint64_t owed;
+	int rc = short_slow(circuit, old_word,
+			    circuits__word_count(old_word) + 1, custom,
+			    sleep_ns, &owed);
 
-int
-circuits_circuit_short_custom(circuits_circuit_t *circuit, uint64_t sleep_ns)
-{
-	return run(circuit, false, true, sleep_ns, NULL, true);
-}
-
-int
-circuits_circuit_short_nb(circuits_circuit_t *circuit, uint64_t *owed_ns)
-{
-	return run(circuit, false, false, 0, owed_ns, false);
-}
-
-int
-circuits_circuit_short_custom_nb(circuits_circuit_t *circuit, uint64_t sleep_ns,
-				 uint64_t *owed_ns)
-{
-	return run(circuit, false, true, sleep_ns, owed_ns, false);
+	return circuits__deliver(&circuit->hooks, rc, owed, owed_ns, blocking);
 }
 
 int
 circuits_circuit_trip(circuits_circuit_t *circuit)
 {
-	return run(circuit, true, false, 0, NULL, true);
+	return run(circuit, false, 0, NULL, true);
 }
 
 int
 circuits_circuit_trip_custom(circuits_circuit_t *circuit, uint64_t sleep_ns)
 {
-	return run(circuit, true, true, sleep_ns, NULL, true);
+	return run(circuit, true, sleep_ns, NULL, true);
 }
 
 int
 circuits_circuit_trip_nb(circuits_circuit_t *circuit, uint64_t *owed_ns)
 {
-	return run(circuit, true, false, 0, owed_ns, false);
+	return run(circuit, false, 0, owed_ns, false);
 }
 
 int
 circuits_circuit_trip_custom_nb(circuits_circuit_t *circuit, uint64_t sleep_ns,
 				uint64_t *owed_ns)
 {
-	return run(circuit, true, true, sleep_ns, owed_ns, false);
+	return run(circuit, true, sleep_ns, owed_ns, false);
 }
 
 void
