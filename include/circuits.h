@@ -228,7 +228,7 @@ struct circuits_state {
 	double jitter;
 	uint64_t reset_count; /* breaking: count-field value meaning 0 */
 	uint32_t kind;
-	uint32_t config_pad_;
+	uint32_t ceiling_level; /* first level whose backoff is the ceiling */
 };
 
 /* Process-local part of a handle. */

@@ -216,8 +216,7 @@ circuits_breaking_current_sleep_time(const circuits_breaking_t *breaker)
 	const struct circuits_state *state = breaker->state;
 	uint64_t word = circuits__load_acquire(&state->word);
 
-	return circuits__backoff(state->base, state->factor, state->ceiling,
-				 circuits__word_level(word));
+	return circuits__state_backoff(state, circuits__word_level(word));
 }
 
 void

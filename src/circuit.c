@@ -189,8 +189,7 @@ circuits_circuit_current_sleep_time(const circuits_circuit_t *circuit)
 
 	circuits__circuit_view(state, circuits__load_acquire(&state->word),
 			       &view);
-	return circuits__backoff(state->base, state->factor, state->ceiling,
-				 view.level);
+	return circuits__state_backoff(state, view.level);
 }
 
 void

@@ -122,6 +122,28 @@ circuits_strerror(int code)
 	}
 }
 
+/*
+ * The first level whose backoff is the ceiling (CIRCUITS_MAX_BACKOFF_LEVEL + 1
+ * when none is), found by bisection: the backoff never decreases with the
+ * level.  From that level on a trip needs no powl().
+ */
+static uint32_t
+first_ceiling_level(const struct circuits_state *state)
+{
+	uint32_t low = 0, high = CIRCUITS_MAX_BACKOFF_LEVEL + 1;
+
+	while (low < high) {
+		uint32_t middle = low + (high - low) / 2;
+
+		if (circuits__backoff(state->base, state->factor,
+				      state->ceiling, middle) == state->ceiling)
+			high = middle;
+		else
+			low = middle + 1;
+	}
+	return low;
+}
+
 void
 circuits__state_init(struct circuits_state *state,
 		     const circuits_config_t *config, uint32_t kind)
@@ -142,6 +164,7 @@ circuits__state_init(struct circuits_state *state,
 	state->reset_count = kind == CIRCUITS__KIND_BREAKING
 				     ? (CIRCUITS__COUNT_MASK + 1) - n
 				     : 0;
+	state->ceiling_level = first_ceiling_level(state);
 	state->word = state->reset_count;
 	state->seq_floor = 0;
 }

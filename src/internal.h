@@ -27,6 +27,17 @@ uint64_t circuits__backoff(uint64_t base, double factor, uint64_t ceiling,
 uint64_t circuits__jitter(uint64_t planned, double jitter, uint64_t random_bits,
 			  uint64_t cap);
 
+/* The backoff of a circuit at a level: the ceiling, without computing it,
+ * from the first level that reaches it on. */
+static inline uint64_t
+circuits__state_backoff(const struct circuits_state *state, uint32_t level)
+{
+	if (level >= state->ceiling_level)
+		return state->ceiling;
+	return circuits__backoff(state->base, state->factor, state->ceiling,
+				 level);
+}
+
 /* Default hooks (random.c, sleep.c). */
 uint64_t circuits__default_random(void *arg);
 void circuits__default_sleep(uint64_t ns, void *arg);

@@ -189,6 +189,7 @@ attach_segment(struct handle_parts parts, void *segment, size_t size,
 	    memcmp(&state->factor, &expected.factor, sizeof(double)) != 0 ||
 	    memcmp(&state->jitter, &expected.jitter, sizeof(double)) != 0 ||
 	    state->reset_count != expected.reset_count ||
+	    state->ceiling_level != expected.ceiling_level ||
 	    state->kind != expected.kind)
 		return CIRCUITS_E_BAD_CONFIG;
 	bind(parts, segment, mapping);

@@ -82,6 +82,6 @@ circuits__snapshot(const struct circuits_state *state,
 	snapshot->times_shorted = view.count;
 	snapshot->backoff_level = view.level;
 	snapshot->broken = view.broken;
-	snapshot->current_sleep_time = circuits__backoff(
-		state->base, state->factor, state->ceiling, view.level);
+	snapshot->current_sleep_time =
+		circuits__state_backoff(state, view.level);
 }

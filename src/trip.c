@@ -22,8 +22,7 @@ circuits__won_trip(const struct circuits_hooks *hooks,
 		planned = trip->custom_ns;
 		cap = UINT64_MAX;
 	} else {
-		planned = circuits__backoff(state->base, state->factor,
-					    state->ceiling, trip->level_before);
+		planned = circuits__state_backoff(state, trip->level_before);
 		cap = state->ceiling;
 	}
 	if (state->jitter != 0.0 && planned != 0)
