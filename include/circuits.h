@@ -164,7 +164,8 @@ CIRCUITS_API int circuits_config_validate(const circuits_config_t *config);
 typedef void (*circuits_sleep_fn)(uint64_t ns, void *arg);
 
 /* Returns 64 uniformly random bits.  The default is a per-thread generator
- * seeded from the kernel, reseeded in a child after fork(). */
+ * seeded from a key the library draws from the kernel when it is loaded, and
+ * draws again in a child after fork(); it makes no system call itself. */
 typedef uint64_t (*circuits_random_fn)(void *arg);
 
 /* A mutually consistent view of one circuit, read at a single instant. */

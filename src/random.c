@@ -3,16 +3,25 @@
  *
  * Each thread owns a splitmix64 state (a Weyl sequence stepped by an odd
  * constant, then a bijective mixer), so threads share no random state and no
- * draw touches memory another thread writes.  A thread seeds its generator on
- * first use from getrandom(2), falling back to a mix of the clock, the pid,
- * the state's address and a process-wide counter when the kernel has none.
+ * draw touches memory another thread writes.
+ *
+ * Seeding makes no system call on any circuit path.  A 64-bit process key is
+ * drawn from the kernel (getrandom(2)) once, by a constructor when the library
+ * is loaded, and again in every child right after fork(); a thread seeds its
+ * generator, on its first draw, from that key and a process-wide counter
+ * that hands each seeding a number of its own.  mix64() is a bijection, so
+ * two threads of one process never start from the same state, and a child's
+ * new key sends its threads away from every sequence of the parent's.  When
+ * the kernel has no randomness to give (getrandom fails), the key falls back
+ * to a mix of the monotonic clock and the pid.
  *
  * After fork() the child's threads must not replay the parent's sequence.  A
- * pthread_atfork() child handler, registered by a constructor when the
- * library is loaded (so no call ever waits on a once-lock), bumps a
+ * pthread_atfork() child handler, registered by the same constructor (so no
+ * call ever waits on a once-lock), draws the child's key and bumps a
  * process-wide generation; a thread whose seeded generation differs reseeds
- * before its next draw.  The generation is read relaxed: fork() itself orders
- * the handler's write before anything the child runs.
+ * before its next draw.  The key and the generation are read relaxed: the
+ * constructor runs before any thread of the process can draw, and fork()
+ * itself orders the child handler's writes before anything the child runs.
  *
  * Draws happen only on the path of a trip winner whose sleep has jitter.
  */
@@ -29,20 +38,9 @@ struct circuits__rng {
 };
 
 static _Thread_local struct circuits__rng thread_rng;
+static uint64_t process_key;
 static uint64_t fork_generation = 1;
-static uint64_t seed_counter;
-
-static void
-on_fork_child(void)
-{
-	circuits__faa_acq_rel(&fork_generation, 1);
-}
-
-__attribute__((constructor)) static void
-register_atfork(void)
-{
-	(void)pthread_atfork(NULL, NULL, on_fork_child);
-}
+static uint64_t seedings;
 
 static uint64_t
 mix64(uint64_t z)
@@ -52,21 +50,44 @@ mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-static void
-seed(struct circuits__rng *rng, uint64_t generation)
+static uint64_t
+draw_process_key(void)
 {
 	uint64_t bits = 0;
 	struct timespec now;
 
-	if (getrandom(&bits, sizeof bits, GRND_NONBLOCK) != sizeof bits) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		bits = mix64((uint64_t)now.tv_nsec ^
-			     ((uint64_t)now.tv_sec << 30)) ^
-		       mix64((uint64_t)getpid()) ^
-		       mix64((uint64_t)(uintptr_t)rng) ^
-		       mix64(circuits__faa_acq_rel(&seed_counter, 1));
-	}
-	rng->state = bits;
+	if (getrandom(&bits, sizeof bits, GRND_NONBLOCK) == sizeof bits)
+		return bits;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return mix64((uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 30)) ^
+	       mix64((uint64_t)getpid());
+}
+
+static void
+on_fork_child(void)
+{
+	/* The child has one thread, this one, so neither ordering pairs
+	 * with anything; they are the door's only store and increment. */
+	circuits__store_release(&process_key, draw_process_key());
+	circuits__faa_acq_rel(&fork_generation, 1);
+}
+
+__attribute__((constructor)) static void
+init_process_random(void)
+{
+	circuits__store_release(&process_key, draw_process_key());
+	(void)pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static void
+seed(struct circuits__rng *rng, uint64_t generation)
+{
+	/* The counter only has to hand out distinct numbers, which any
+	 * atomic increment does; the door's only one is acq_rel, and this
+	 * runs once per thread. */
+	uint64_t number = circuits__faa_acq_rel(&seedings, 1);
+
+	rng->state = circuits__load_relaxed(&process_key) ^ mix64(number);
 	rng->generation = generation;
 }
 
