@@ -6,6 +6,8 @@
  * circuit and every thread stops after its current job.  reset() then closes
  * it again for another round.
  */
+/* usleep() is not in ISO C or every POSIX edition; this asks for it. */
+#define _DEFAULT_SOURCE
 #include <circuits.h>
 #include <pthread.h>
 #include <stdatomic.h>

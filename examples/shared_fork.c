@@ -5,6 +5,8 @@
  * every child inherits it: four processes short it 10000 times each and the
  * totals come out exact, as if one thread had made all 40000 shorts.
  */
+/* MAP_ANONYMOUS is not in ISO C or every POSIX edition; this asks for it. */
+#define _DEFAULT_SOURCE
 #include <circuits.h>
 #include <stdio.h>
 #include <sys/mman.h>

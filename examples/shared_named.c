@@ -7,6 +7,8 @@
  * child breaks the circuit; the parent, polling, sees it.  The creator
  * unlinks the name at the end.
  */
+/* usleep() is not in ISO C or every POSIX edition; this asks for it. */
+#define _DEFAULT_SOURCE
 #include <circuits.h>
 #include <stdio.h>
 #include <sys/wait.h>

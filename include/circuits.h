@@ -289,6 +289,10 @@ CIRCUITS_API int circuits_circuit_init(circuits_circuit_t *circuit,
  * caller's earlier writes to whoever observes the trip; acquire: the trip
  * winner's bookkeeping reads the state its trip came from.
  */
+/* ABI: the inline shorts and circuits_breaking_broken() read struct
+ * circuits_state's fields and the word's bit layout in the caller's code, so
+ * both are part of the ABI; changing either needs a new SONAME (and a new
+ * shared-segment layout version, src/shm.c). */
 #define CIRCUITS_COUNT_MASK_ ((UINT64_C(1) << 34) - 1)
 
 CIRCUITS_API int circuits_circuit_short_rest_(circuits_circuit_t *circuit,
@@ -508,6 +512,9 @@ CIRCUITS_API bool circuits_breaking_reset(circuits_breaking_t *breaker);
 /* Backoff level to 0; the broken flag and the count are untouched. */
 CIRCUITS_API void circuits_breaking_reset_backoff(circuits_breaking_t *breaker);
 
+/* Reads, each linearizable and never blocking, as for the circuit:
+ * times_shorted is 0 while broken; total_trips counts breaks;
+ * current_sleep_time is the un-jittered sleep of the next break. */
 CIRCUITS_API uint64_t
 circuits_breaking_times_shorted(const circuits_breaking_t *breaker);
 CIRCUITS_API uint64_t
@@ -518,6 +525,8 @@ CIRCUITS_API void circuits_breaking_snapshot(const circuits_breaking_t *breaker,
 					     circuits_snapshot_t *snapshot);
 CIRCUITS_API void circuits_breaking_config(const circuits_breaking_t *breaker,
 					   circuits_config_t *config);
+/* Hooks, as for the circuit: process-local, set before the handle is
+ * shared, never racing with operations on the same handle. */
 CIRCUITS_API void circuits_breaking_set_sleeper(circuits_breaking_t *breaker,
 						circuits_sleep_fn sleep,
 						void *arg);

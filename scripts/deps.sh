@@ -31,21 +31,22 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 # Remove duplicates, keep order.
-missing=($(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++'))
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++')
 if [ "$(id -u)" -ne 0 ]; then
 	echo "circuits needs these Debian packages, which are not installed:" >&2
-	echo "  sudo apt-get install -y ${missing[*]}" >&2
-	echo "Run that line (or run this command as root) and try again." >&2
+	echo "  apt-get install -y ${missing[*]}" >&2
+	echo "Run that line as root (sudo, if you have it), or run this command as root, and try again." >&2
 	exit 1
 fi
 echo "Installing missing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/circuits-apt.log 2>&1; then
+log=$(mktemp /tmp/circuits-apt.XXXXXX.log)
+if ! apt-get install -y --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
 	# A fresh machine may have no package lists yet.
-	apt-get update >>/tmp/circuits-apt.log 2>&1
-	apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/circuits-apt.log 2>&1 || {
-		echo "apt-get failed; see /tmp/circuits-apt.log" >&2
-		tail -n 20 /tmp/circuits-apt.log >&2
+	apt-get update >>"$log" 2>&1
+	apt-get install -y --no-install-recommends "${missing[@]}" >>"$log" 2>&1 || {
+		echo "apt-get failed; see $log" >&2
+		tail -n 20 "$log" >&2
 		exit 1
 	}
 fi
