@@ -232,6 +232,7 @@ known_attach_error(int rc)
 	case CIRCUITS_E_NOT_READY:
 	case CIRCUITS_E_WRONG_KIND:
 	case CIRCUITS_E_ALIGNMENT:
+	case CIRCUITS_E_BAD_STATE:
 		return true;
 	default:
 		return false;

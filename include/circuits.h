@@ -112,7 +112,8 @@ enum circuits_error {
 	CIRCUITS_E_WRONG_KIND = -28,   /* holds the other kind of circuit */
 	CIRCUITS_E_SYSTEM = -29,       /* a system call failed; see errno */
 	CIRCUITS_E_NAME = -30,	       /* shared-memory name not valid */
-	CIRCUITS_E_ALIGNMENT = -31     /* segment not 64-byte aligned */
+	CIRCUITS_E_ALIGNMENT = -31,    /* segment not 64-byte aligned */
+	CIRCUITS_E_BAD_STATE = -32     /* state no live circuit can be in */
 };
 
 /* A static, human-readable message for an outcome or error code; never NULL
@@ -552,8 +553,10 @@ CIRCUITS_API void circuits_breaking_set_listener(circuits_breaking_t *breaker,
  * kind, configuration and a checksum of them).  The creator fills the whole
  * segment first and publishes the magic last with a release store; an
  * attacher reads it with an acquire load, so it never sees a half-built
- * circuit.  Attaching validates every header field and returns an error,
- * never crashes, whatever the bytes are; an all-zero segment is
+ * circuit.  Attaching validates every header field, that the state's
+ * configuration line agrees with the header, and that the hot state is one a
+ * live circuit can be in (CIRCUITS_E_BAD_STATE otherwise); it returns an
+ * error, never crashes, whatever the bytes are.  An all-zero segment is
  * CIRCUITS_E_NOT_READY.
  *
  * No operation takes a lock, so a process killed at any instruction cannot

@@ -117,6 +117,8 @@ circuits_strerror(int code)
 		       "characters other than '/'";
 	case CIRCUITS_E_ALIGNMENT:
 		return "the shared segment is not 64-byte aligned";
+	case CIRCUITS_E_BAD_STATE:
+		return "the shared segment's state is one no circuit can be in";
 	default:
 		return "unknown circuits error";
 	}

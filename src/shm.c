@@ -144,6 +144,38 @@ init_segment(struct handle_parts parts, void *segment, size_t size,
 	return CIRCUITS_OK;
 }
 
+/*
+ * Whether the hot line holds a state that a live circuit can be in.  A
+ * checksum cannot cover it (the word changes with every short), but three
+ * properties hold at every instant of a live circuit, whatever operations
+ * run meanwhile, so checking them never refuses a good segment:
+ *   - bit 63 of the word is 0;
+ *   - a closed breaking circuit's count is at least reset_count: it starts
+ *     there, shorts only add to it and reset() restores it;
+ *   - the logical seq is less than 2^15 ahead of seq_floor (state.h).
+ * A word failing the second would decode to a count of nearly 2^64 and take
+ * about 2^34 shorts to break; a floor failing the third would make
+ * total_trips wrong, and the next trip would raise the floor to that wrong
+ * count for good.  A hot line corrupted into some other state a circuit can
+ * be in cannot be told from one, and is taken as it is.
+ */
+static bool
+hot_line_consistent(struct circuits_state *state)
+{
+	/* The order circuits__read() uses, with its acquire loads (state.c):
+	 * the floor first, so the word read after it is at least as new. */
+	uint64_t floor = circuits__load_acquire(&state->seq_floor);
+	uint64_t word = circuits__load_acquire(&state->word);
+	uint64_t seq = circuits__logical_seq(state, word);
+
+	if ((word >> 63) != 0)
+		return false;
+	if (state->kind == CIRCUITS__KIND_BREAKING && (seq & 1) == 0 &&
+	    circuits__word_count(word) < state->reset_count)
+		return false;
+	return ((seq - floor) & CIRCUITS__SEQ_MASK) < CIRCUITS__SEQ_SPAN / 2;
+}
+
 static int
 attach_segment(struct handle_parts parts, void *segment, size_t size,
 	       uint32_t kind, void *mapping)
@@ -192,6 +224,8 @@ attach_segment(struct handle_parts parts, void *segment, size_t size,
 	    state->ceiling_level != expected.ceiling_level ||
 	    state->kind != expected.kind)
 		return CIRCUITS_E_BAD_CONFIG;
+	if (!hot_line_consistent(segment_state(segment)))
+		return CIRCUITS_E_BAD_STATE;
 	bind(parts, segment, mapping);
 	return CIRCUITS_OK;
 }

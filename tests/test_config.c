@@ -331,6 +331,7 @@ static const int all_codes[] = {
 	CIRCUITS_E_SYSTEM,
 	CIRCUITS_E_NAME,
 	CIRCUITS_E_ALIGNMENT,
+	CIRCUITS_E_BAD_STATE,
 };
 
 #define ALL_CODES ((int)(sizeof all_codes / sizeof all_codes[0]))
@@ -376,7 +377,7 @@ END_TEST
 /* Codes outside the enum are "unknown", not someone else's message. */
 START_TEST(strerror_unknown_codes)
 {
-	const int unknown[] = {3, 4, 100, -8, -19, -32, -1000, INT_MAX};
+	const int unknown[] = {3, 4, 100, -8, -19, -33, -1000, INT_MAX};
 	const char *expected = circuits_strerror(INT_MIN);
 
 	for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)

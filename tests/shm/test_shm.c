@@ -405,6 +405,72 @@ attach_circuit(void *memory, size_t size)
 	return rc;
 }
 
+static int
+attach_breaking(void *memory, size_t size)
+{
+	circuits_breaking_t breaker;
+	int rc = circuits_breaking_attach_segment(&breaker, memory, size);
+
+	if (rc == 0) {
+		/* A breaking circuit that attached must work, and keep its
+		 * count below N. */
+		circuits_breaking_set_sleeper(&breaker, no_sleep, NULL);
+		circuits_breaking_short(&breaker);
+		ck_assert_uint_lt(circuits_breaking_times_shorted(&breaker),
+				  4);
+		circuits_breaking_trip(&breaker);
+		ck_assert(circuits_breaking_broken(&breaker));
+		circuits_breaking_reset(&breaker);
+	}
+	return rc;
+}
+
+/*
+ * Byte offsets into a segment (src/shm.c): the header's fields, checked by
+ * its checksum (FNV-1a over version .. jitter, bytes 8 to 63, stored at 64);
+ * then the state at 128: word, seq_floor; its configuration line at 192.
+ */
+enum {
+	AT_MAGIC = 0,
+	AT_VERSION = 8,
+	AT_KIND = 12,
+	AT_SIZE = 16,
+	AT_THRESHOLD = 24,
+	AT_FACTOR = 48,
+	AT_JITTER = 56,
+	AT_CHECKSUM = 64,
+	AT_WORD = 128,
+	AT_SEQ_FLOOR = 136,
+	AT_STATE_THRESHOLD = 192
+};
+
+static void
+put64(unsigned char *memory, size_t offset, uint64_t value)
+{
+	memcpy(memory + offset, &value, sizeof value);
+}
+
+static uint64_t
+get64(const unsigned char *memory, size_t offset)
+{
+	uint64_t value;
+
+	memcpy(&value, memory + offset, sizeof value);
+	return value;
+}
+
+/* Recomputes the header's checksum, so that a changed field gets past it to
+ * the checks behind. */
+static void
+reseal(unsigned char *memory)
+{
+	uint64_t hash = UINT64_C(0xcbf29ce484222325);
+
+	for (size_t i = AT_VERSION; i < AT_CHECKSUM; i++)
+		hash = (hash ^ memory[i]) * UINT64_C(0x100000001b3);
+	put64(memory, AT_CHECKSUM, hash);
+}
+
 START_TEST(attach_rejects_bad_segments)
 {
 	size_t size = circuits_segment_size();
@@ -449,14 +515,112 @@ START_TEST(attach_rejects_bad_segments)
 	memset(memory + 192, 0, 8);
 	ck_assert_int_eq(attach_circuit(memory, size), CIRCUITS_E_BAD_CONFIG);
 
+	/* Header fields changed and resealed: the checksum passes, the field
+	 * itself is refused. */
+	memcpy(memory, pristine, size);
+	put64(memory, AT_THRESHOLD, 0);
+	reseal(memory);
+	ck_assert_int_eq(attach_circuit(memory, size), CIRCUITS_E_BAD_CONFIG);
+	memcpy(memory, pristine, size);
+	put64(memory, AT_THRESHOLD, UINT64_C(1) << 32);
+	reseal(memory);
+	ck_assert_int_eq(attach_circuit(memory, size), CIRCUITS_E_BAD_CONFIG);
+	memcpy(memory, pristine, size);
+	{
+		double nan = __builtin_nan(""), half = 0.5, big = 1.5;
+
+		memcpy(memory + AT_FACTOR, &nan, sizeof nan);
+		reseal(memory);
+		ck_assert_int_eq(attach_circuit(memory, size),
+				 CIRCUITS_E_BAD_CONFIG);
+		memcpy(memory, pristine, size);
+		memcpy(memory + AT_FACTOR, &half, sizeof half);
+		reseal(memory);
+		ck_assert_int_eq(attach_circuit(memory, size),
+				 CIRCUITS_E_BAD_CONFIG);
+		memcpy(memory, pristine, size);
+		memcpy(memory + AT_JITTER, &big, sizeof big);
+		reseal(memory);
+		ck_assert_int_eq(attach_circuit(memory, size),
+				 CIRCUITS_E_BAD_CONFIG);
+	}
+	memcpy(memory, pristine, size);
+	memory[AT_KIND] = 7;
+	reseal(memory);
+	ck_assert_int_eq(attach_circuit(memory, size), CIRCUITS_E_BAD_CONFIG);
+	memcpy(memory, pristine, size);
+	put64(memory, AT_SIZE, get64(memory, AT_SIZE) + 64);
+	reseal(memory);
+	ck_assert_int_eq(attach_circuit(memory, size), CIRCUITS_E_BAD_VERSION);
+	/* A valid header over a configuration line that disagrees with it. */
+	memcpy(memory, pristine, size);
+	put64(memory, AT_STATE_THRESHOLD, 5);
+	ck_assert_int_eq(attach_circuit(memory, size), CIRCUITS_E_BAD_CONFIG);
+
+	/* The hot line: states no live circuit can be in. */
+	memcpy(memory, pristine, size);
+	put64(memory, AT_WORD, get64(memory, AT_WORD) | (UINT64_C(1) << 63));
+	ck_assert_int_eq(attach_circuit(memory, size), CIRCUITS_E_BAD_STATE);
+	memcpy(memory, pristine, size);
+	put64(memory, AT_SEQ_FLOOR, 12345); /* 12345 trips ahead of seq 0 */
+	ck_assert_int_eq(attach_circuit(memory, size), CIRCUITS_E_BAD_STATE);
+	/* A floor behind the word by less than 2^15 is a live state: the
+	 * trips of callers that have not finished yet. */
+	memcpy(memory, pristine, size);
+	{
+		circuits_circuit_t live;
+
+		ck_assert_int_eq(circuits_circuit_attach_segment(&live, memory,
+								 size),
+				 0);
+		circuits_circuit_set_sleeper(&live, no_sleep, NULL);
+		for (int i = 0; i < 100; i++)
+			circuits_circuit_trip(&live);
+		put64(memory, AT_SEQ_FLOOR, 3);
+		ck_assert_int_eq(attach_circuit(memory, size), 0);
+		ck_assert_uint_eq(circuits_circuit_total_trips(&live), 101);
+	}
+
 	/* The other kind. */
 	free(pristine);
 	munmap(memory, size);
 	memory = valid_segment(true);
 	ck_assert_int_eq(attach_circuit(memory, size), CIRCUITS_E_WRONG_KIND);
+	ck_assert_int_eq(attach_breaking(memory, size), 0);
+	/* A closed breaking circuit's count is stored offset by 2^34 - N: a
+	 * count field below that (here 0) is no state it can be in. */
+	{
+		uint64_t word = get64(memory, AT_WORD);
+
+		put64(memory, AT_WORD, word & ~((UINT64_C(1) << 34) - 1));
+		ck_assert_int_eq(attach_breaking(memory, size),
+				 CIRCUITS_E_BAD_STATE);
+		/* The same count while broken (seq odd) is a live state. */
+		put64(memory, AT_WORD,
+		      (word & ~((UINT64_C(1) << 34) - 1)) |
+			      (UINT64_C(1) << 34));
+		ck_assert_int_eq(attach_breaking(memory, size), 0);
+	}
 	munmap(memory, size);
 }
 END_TEST
+
+static bool
+known_attach_error(int rc)
+{
+	switch (rc) {
+	case CIRCUITS_E_BAD_MAGIC:
+	case CIRCUITS_E_BAD_VERSION:
+	case CIRCUITS_E_BAD_CHECKSUM:
+	case CIRCUITS_E_BAD_CONFIG:
+	case CIRCUITS_E_NOT_READY:
+	case CIRCUITS_E_WRONG_KIND:
+	case CIRCUITS_E_BAD_STATE:
+		return true;
+	default:
+		return false;
+	}
+}
 
 START_TEST(attach_random_bytes_never_crashes)
 {
@@ -489,11 +653,31 @@ START_TEST(attach_random_bytes_never_crashes)
 		}
 		seed = seed * UINT64_C(6364136223846793005) + 1;
 		length = (seed >> 40) % 4 == 0 ? (seed >> 20) % (size + 1) : size;
-		if (attach_circuit(memory, length) == 0)
-			attached++;
+		for (int kind = 0; kind < 2; kind++) {
+			/* Both kinds see the same bytes; attach may change the
+			 * state, so each starts from a copy. */
+			_Alignas(CIRCUITS_CACHE_LINE) unsigned char copy[512];
+			int rc;
+
+			ck_assert_uint_le(size, sizeof copy);
+			memcpy(copy, memory, size);
+			rc = kind == 0 ? attach_circuit(copy, length)
+				       : attach_breaking(copy, length);
+			if (length < size)
+				ck_assert_int_eq(rc, CIRCUITS_E_TOO_SMALL);
+			else if (r % 2 == 0 &&
+				 get64(memory, AT_MAGIC) != 0)
+				/* 64 random bits are never the magic. */
+				ck_assert_int_eq(rc, CIRCUITS_E_BAD_MAGIC);
+			else if (rc == 0)
+				attached++;
+			else
+				ck_assert(known_attach_error(rc));
+		}
 	}
-	/* Some single-byte changes land in the hot state, which any bytes may
-	 * hold; whatever attached also ran operations without crashing. */
+	/* Some changes land in bytes attach cannot check (the count, the
+	 * level), or in padding: those segments attach, and ran operations
+	 * without crashing. */
 	ck_assert_int_gt(attached, 0);
 	free(pristine);
 	munmap(memory, size);
