@@ -152,28 +152,46 @@ init_segment(struct handle_parts parts, void *segment, size_t size,
  *   - bit 63 of the word is 0;
  *   - a closed breaking circuit's count is at least reset_count: it starts
  *     there, shorts only add to it and reset() restores it;
- *   - the logical seq is less than 2^15 ahead of seq_floor (state.h).
+ *   - the transition count is ahead of seq_floor by less than 2^15
+ *     (state.h), never behind it.
  * A word failing the second would decode to a count of nearly 2^64 and take
  * about 2^34 shorts to break; a floor failing the third would make
  * total_trips wrong, and the next trip would raise the floor to that wrong
  * count for good.  A hot line corrupted into some other state a circuit can
  * be in cannot be told from one, and is taken as it is.
+ *
+ * The third needs the floor and the word at one instant, and they are two
+ * loads.  Read as circuits__read() does: floor (before), word, floor
+ * (after).  The floor only grows, so at the instant the word was read it
+ * lay in [before, after], and the count was ahead of it by less than 2^15:
+ * ahead of before by less than 2^15 + (after - before).  That bound is
+ * exact when the floor did not move, and below 2^16 (so the 16-bit seq
+ * shows the distance as it is) once after - before < 2^15; when it moved
+ * more, other callers completed that many transitions meanwhile: read
+ * again.
  */
 static bool
 hot_line_consistent(struct circuits_state *state)
 {
-	/* The order circuits__read() uses, with its acquire loads (state.c):
-	 * the floor first, so the word read after it is at least as new. */
-	uint64_t floor = circuits__load_acquire(&state->seq_floor);
-	uint64_t word = circuits__load_acquire(&state->word);
-	uint64_t seq = circuits__logical_seq(state, word);
+	uint64_t before, word, after, seq;
+
+	do {
+		/* Acquire, as in circuits__read() (state.c): the floor
+		 * pairs with circuits__raise_floor()'s release, the word
+		 * with the release of the operation that wrote it. */
+		before = circuits__load_acquire(&state->seq_floor);
+		word = circuits__load_acquire(&state->word);
+		after = circuits__load_relaxed(&state->seq_floor);
+	} while (after - before >= CIRCUITS__SEQ_SPAN / 2);
+	seq = circuits__logical_seq(state, word);
 
 	if ((word >> 63) != 0)
 		return false;
 	if (state->kind == CIRCUITS__KIND_BREAKING && (seq & 1) == 0 &&
 	    circuits__word_count(word) < state->reset_count)
 		return false;
-	return ((seq - floor) & CIRCUITS__SEQ_MASK) < CIRCUITS__SEQ_SPAN / 2;
+	return ((seq - before) & CIRCUITS__SEQ_MASK) <
+	       CIRCUITS__SEQ_SPAN / 2 + (after - before);
 }
 
 static int

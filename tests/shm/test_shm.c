@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -684,6 +685,128 @@ START_TEST(attach_random_bytes_never_crashes)
 }
 END_TEST
 
+/*
+ * Attaching to segments that other processes are using: a live circuit is
+ * never refused.  A child process runs threads that trip a Circuit (N = 1,
+ * so every short moves the transition count and seq_floor) and break and
+ * reset a BreakingCircuit as fast as they can; the parent attaches to both
+ * segments over and over meanwhile.  Every attach must succeed: the hot-line
+ * checks hold at every instant of a live circuit, however far the floor and
+ * the word move between the two loads that read them.  More threads than
+ * cores, so that the parent is preempted between those loads now and then.
+ */
+enum { LIVE_THREADS = 4 };
+
+struct live_area {
+	uint64_t stop;
+	uint64_t started;
+};
+
+struct live_worker {
+	circuits_circuit_t *circuit;
+	circuits_breaking_t *breaker;
+	struct live_area *area;
+	int index;
+};
+
+static void *
+live_worker_run(void *arg)
+{
+	struct live_worker *w = arg;
+
+	__atomic_fetch_add(&w->area->started, 1, __ATOMIC_SEQ_CST);
+	for (uint64_t i = 0;
+	     !__atomic_load_n(&w->area->stop, __ATOMIC_ACQUIRE); i++) {
+		if (w->index % 2 == 0) {
+			circuits_circuit_short(w->circuit);
+			if (i % 64 == 0)
+				circuits_circuit_reset_backoff(w->circuit);
+		} else if (circuits_breaking_short(w->breaker) !=
+			   CIRCUITS_COUNTED) {
+			circuits_breaking_reset(w->breaker);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(attach_while_in_use)
+{
+	size_t size = circuits_segment_size();
+	void *circuit_memory = map_shared(size);
+	void *breaker_memory = map_shared(size);
+	struct live_area *area = map_shared(sizeof *area);
+	circuits_circuit_t circuit;
+	circuits_breaking_t breaker;
+	circuits_config_t config;
+	long attaches = scaled(300000);
+	long refused = 0;
+	int status, last_error = 0;
+	pid_t child;
+
+	circuits_config_init(&config, 1);
+	ck_assert_int_eq(circuits_circuit_init_segment(&circuit,
+						       circuit_memory, size,
+						       &config),
+			 0);
+	config.num_shorts_to_trip = 3;
+	ck_assert_int_eq(circuits_breaking_init_segment(&breaker,
+							breaker_memory, size,
+							&config),
+			 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		pthread_t threads[LIVE_THREADS];
+		struct live_worker workers[LIVE_THREADS];
+
+		circuits_circuit_set_sleeper(&circuit, no_sleep, NULL);
+		circuits_breaking_set_sleeper(&breaker, no_sleep, NULL);
+		for (int t = 0; t < LIVE_THREADS; t++) {
+			workers[t] = (struct live_worker){&circuit, &breaker,
+							  area, t};
+			if (pthread_create(&threads[t], NULL, live_worker_run,
+					   &workers[t]) != 0)
+				_exit(1);
+		}
+		for (int t = 0; t < LIVE_THREADS; t++)
+			pthread_join(threads[t], NULL);
+		_exit(0);
+	}
+	while (__atomic_load_n(&area->started, __ATOMIC_SEQ_CST) <
+	       LIVE_THREADS)
+		sched_yield();
+	for (long i = 0; i < attaches; i++) {
+		circuits_circuit_t c;
+		circuits_breaking_t b;
+		int rc = circuits_circuit_attach_segment(&c, circuit_memory,
+							 size);
+
+		if (rc == 0)
+			rc = circuits_breaking_attach_segment(&b, breaker_memory,
+							      size);
+		if (rc != 0) {
+			refused++;
+			last_error = rc;
+		}
+	}
+	__atomic_store_n(&area->stop, 1, __ATOMIC_RELEASE);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fprintf(stderr,
+		"attach_while_in_use: %ld attaches of each kind, %llu trips "
+		"meanwhile, %ld refused\n",
+		attaches,
+		(unsigned long long)circuits_circuit_total_trips(&circuit),
+		refused);
+	ck_assert_msg(refused == 0, "%ld of %ld attaches of a live circuit "
+		      "refused, the last with %s", refused, attaches,
+		      circuits_strerror(last_error));
+	munmap(circuit_memory, size);
+	munmap(breaker_memory, size);
+	munmap(area, sizeof *area);
+}
+END_TEST
+
 /* --- named segments ----------------------------------------------------- */
 
 START_TEST(named_create_attach_errors)
@@ -882,6 +1005,7 @@ shm_suite(void)
 	tcase_add_test(processes, exact_totals_named);
 	tcase_add_test(processes, coordinated_shutdown);
 	tcase_add_test(processes, crash_survival);
+	tcase_add_test(processes, attach_while_in_use);
 	tcase_add_test(processes, fork_inherits_and_jitter_differs);
 	suite_add_tcase(suite, basic);
 	suite_add_tcase(suite, processes);
