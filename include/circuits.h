@@ -166,7 +166,9 @@ typedef void (*circuits_sleep_fn)(uint64_t ns, void *arg);
 
 /* Returns 64 uniformly random bits.  The default is a per-thread generator
  * seeded from a key the library draws from the kernel when it is loaded, and
- * draws again in a child after fork(); it makes no system call itself. */
+ * draws again in a child after fork() (through pthread_atfork: a child made
+ * by _Fork() or a raw clone() replays the parent's draws unless it sets its
+ * own source); it makes no system call itself. */
 typedef uint64_t (*circuits_random_fn)(void *arg);
 
 /* A mutually consistent view of one circuit, read at a single instant. */

@@ -23,6 +23,13 @@
  * constructor runs before any thread of the process can draw, and fork()
  * itself orders the child handler's writes before anything the child runs.
  *
+ * Known limit: a child made without the atfork handlers (_Fork(), a raw
+ * clone() or syscall(SYS_fork)) keeps the parent's key and generators and
+ * replays the parent's draws; such a child should install its own random
+ * source (circuits_*_set_random).  And every process that loads the library
+ * makes one getrandom(2) call at load, jitter or not, which a strict seccomp
+ * filter must allow (or it falls back to the clock and the pid).
+ *
  * Draws happen only on the path of a trip winner whose sleep has jitter.
  */
 #include <pthread.h>
