@@ -161,28 +161,21 @@ init_segment(struct handle_parts parts, void *segment, size_t size,
  * be in cannot be told from one, and is taken as it is.
  *
  * The third needs the floor and the word at one instant, and they are two
- * loads.  Read as circuits__read() does: floor (before), word, floor
- * (after).  The floor only grows, so at the instant the word was read it
+ * loads: circuits__read_floors() reads floor (before), word, floor (after).
+ * The floor only grows, so at the instant the word was read it
  * lay in [before, after], and the count was ahead of it by less than 2^15:
  * ahead of before by less than 2^15 + (after - before).  That bound is
  * exact when the floor did not move, and below 2^16 (so the 16-bit seq
- * shows the distance as it is) once after - before < 2^15; when it moved
- * more, other callers completed that many transitions meanwhile: read
- * again.
+ * shows the distance as it is) since after - before < 2^15.
  */
 static bool
 hot_line_consistent(struct circuits_state *state)
 {
 	uint64_t before, word, after, seq;
 
-	do {
-		/* Acquire, as in circuits__read() (state.c): the floor
-		 * pairs with circuits__raise_floor()'s release, the word
-		 * with the release of the operation that wrote it. */
-		before = circuits__load_acquire(&state->seq_floor);
-		word = circuits__load_acquire(&state->word);
-		after = circuits__load_relaxed(&state->seq_floor);
-	} while (after - before >= CIRCUITS__SEQ_SPAN / 2);
+	/* Not circuits__read(): that may raise the floor, and attach must
+	 * write nothing into a segment it may refuse. */
+	circuits__read_floors(state, &before, &word, &after);
 	seq = circuits__logical_seq(state, word);
 
 	if ((word >> 63) != 0)

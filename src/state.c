@@ -34,9 +34,10 @@ circuits__raise_floor(struct circuits_state *state, uint64_t seq_full)
 }
 
 void
-circuits__read(struct circuits_state *state, struct circuits__reading *reading)
+circuits__read_floors(struct circuits_state *state, uint64_t *before,
+		      uint64_t *word, uint64_t *after)
 {
-	for (;;) {
+	do {
 		/*
 		 * Acquire on both loads of this triple: the first pairs with
 		 * the release in circuits__raise_floor(), so the word read
@@ -44,24 +45,26 @@ circuits__read(struct circuits_state *state, struct circuits__reading *reading)
 		 * word's acquire keeps the second floor load after it, and
 		 * pairs with the release of the operation that wrote it.
 		 */
-		uint64_t before = circuits__load_acquire(&state->seq_floor);
-		uint64_t word = circuits__load_acquire(&state->word);
-		uint64_t after = circuits__load_relaxed(&state->seq_floor);
-		uint64_t seq;
+		*before = circuits__load_acquire(&state->seq_floor);
+		*word = circuits__load_acquire(&state->word);
+		*after = circuits__load_relaxed(&state->seq_floor);
+	} while (*after - *before >= CIRCUITS__SEQ_SPAN / 2);
+}
 
-		if (after - before >= CIRCUITS__SEQ_SPAN / 2)
-			continue; /* 2^15 transitions completed meanwhile */
-		seq = circuits__logical_seq(state, word);
-		reading->word = word;
-		reading->seq_full =
-			before + ((seq - before) & CIRCUITS__SEQ_MASK);
-		/* Keep the lag far from its bound even if every caller that
-		 * should have raised the floor was killed. */
-		if (reading->seq_full > after &&
-		    reading->seq_full - after >= CIRCUITS__FLOOR_HELP_LAG)
-			circuits__raise_floor(state, reading->seq_full);
-		return;
-	}
+void
+circuits__read(struct circuits_state *state, struct circuits__reading *reading)
+{
+	uint64_t before, word, after, seq;
+
+	circuits__read_floors(state, &before, &word, &after);
+	seq = circuits__logical_seq(state, word);
+	reading->word = word;
+	reading->seq_full = before + ((seq - before) & CIRCUITS__SEQ_MASK);
+	/* Keep the lag far from its bound even if every caller that should
+	 * have raised the floor was killed. */
+	if (reading->seq_full > after &&
+	    reading->seq_full - after >= CIRCUITS__FLOOR_HELP_LAG)
+		circuits__raise_floor(state, reading->seq_full);
 }
 
 void

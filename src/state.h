@@ -182,6 +182,13 @@ struct circuits__reading {
 	uint64_t seq_full;
 };
 
+/* Loads seq_floor (*before), the word, and seq_floor again (*after), until
+ * the floor moved by less than 2^15 in between: the floor at the instant the
+ * word was read lies in [*before, *after].  Writes nothing.  Lock-free: it
+ * retries only when 2^15 transitions by others completed meanwhile. */
+void circuits__read_floors(struct circuits_state *state, uint64_t *before,
+			   uint64_t *word, uint64_t *after);
+
 /* Reads the word and reconstructs the full transition count (see above).
  * Lock-free: it retries only when seq_floor moved 2^15 in between, which
  * takes that many completed transitions by others. */
